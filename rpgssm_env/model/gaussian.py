@@ -21,8 +21,8 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    "cholesky",
     "chol_logdet",
+    "cholesky",
     "expected_stats_inner",
     "gaussian_entropy",
     "kl_moment",

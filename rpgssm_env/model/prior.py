@@ -11,8 +11,9 @@ Parametrisations:
   ``"cholesky"``: ``L L^T + eps I`` with a softplus diagonal on ``L``), ``b`` and ``m_1`` learned,
   ``Q_1 = I`` or learned through the same positive-definite map.
 
-``A`` is either a free ``(K, K)`` matrix (``A_param="full"``), or ``diag(sigmoid(alpha))``
-(``A_param="diag_sigmoid"``), stable by construction (no projection needed).
+``A`` is either a free ``(K, K)`` matrix (``A_param="full"``), or
+``(1 - projection_eps) diag(sigmoid(alpha))`` (``A_param="diag_sigmoid"``), stable by
+construction, even where float32 rounds ``sigmoid`` to 1 (no projection needed).
 
 Actions (with 0-based arrays, ``actions[:, i]`` drives ``z[i] -> z[i+1]``):
 
@@ -238,7 +239,10 @@ class LinearGaussianPrior(nn.Module):
         else:
             if not 0.0 < A_init < 1.0:
                 raise ValueError(f"diag_sigmoid A needs 0 < A_init < 1, got {A_init}")
-            self.A_raw = nn.Parameter(torch.full((K,), math.log(A_init / (1.0 - A_init))))
+            a0 = A_init / (1.0 - projection_eps)
+            if not 0.0 < a0 < 1.0:
+                raise ValueError(f"diag_sigmoid A needs A_init < 1 - projection_eps, got {A_init}")
+            self.A_raw = nn.Parameter(torch.full((K,), math.log(a0 / (1.0 - a0))))
         if parametrization == "invariant":
             self.Q_map = None
             self.Q1_map = None
@@ -265,7 +269,7 @@ class LinearGaussianPrior(nn.Module):
         """Base transition matrix (K, K)."""
         if self.A_param == "full":
             return self.A_raw
-        return torch.diag_embed(torch.sigmoid(self.A_raw))
+        return torch.diag_embed((1.0 - self.projection_eps) * torch.sigmoid(self.A_raw))
 
     @property
     def Q(self) -> Tensor:

@@ -111,7 +111,7 @@ class ConvTrunk(nn.Module):
         c_in = C
         h, w = H, W
         for c_out, s in zip(channels, strides):
-            layers += [nn.Conv2d(c_in, c_out, 3, stride=s, padding=1), nn.ReLU()]
+            layers += [nn.Conv2d(c_in, c_out, 3, stride=s, padding=1), nn.ReLU(inplace=True)]
             c_in = c_out
             h, w = (h - 1) // s + 1, (w - 1) // s + 1
         self.net = nn.Sequential(*layers)
@@ -178,7 +178,10 @@ class FullHead(nn.Module):
         n_off = K * (K - 1) // 2
         h, off, diag = v[..., :K], v[..., K : K + n_off], v[..., K + n_off :]
         L = torch.diag_embed(F.softplus(diag))
-        L = L.index_put((..., self._rows, self._cols), off) if n_off else L
+        if n_off:
+            lower = v.new_zeros(*v.shape[:-1], K, K)
+            lower[..., self._rows, self._cols] = off
+            L = L + lower
         eye = torch.eye(K, dtype=v.dtype, device=v.device)
         return L @ L.transpose(-1, -2) + FULL_JITTER * eye, h
 
@@ -232,6 +235,9 @@ class RecognitionNetwork(nn.Module):
         channels, strides: conv layout for frames (default :func:`default_conv_layout`).
         hidden: MLP hidden sizes for vectors (``()``: linear).
         channels_last: channels-last memory format for the convolutions.
+        autocast_dtype: run the trunk under ``torch.autocast`` in this dtype (e.g.
+            ``torch.bfloat16``: about 2x faster convolutions on CPUs with AVX-512 BF16, at
+            bfloat16 precision); the head always runs in the model's dtype. ``None``: off.
     """
 
     def __init__(
@@ -243,8 +249,10 @@ class RecognitionNetwork(nn.Module):
         strides: Sequence[int] | None = None,
         hidden: Sequence[int] = (256, 256),
         channels_last: bool = True,
+        autocast_dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        self.autocast_dtype = autocast_dtype
         self.obs_shape = tuple(int(s) for s in obs_shape)
         self.is_image = len(self.obs_shape) == 3
         if self.is_image:
@@ -264,7 +272,11 @@ class RecognitionNetwork(nn.Module):
         """
         dtype = self.head.linear.weight.dtype
         x = x.to(dtype) / 255.0 if x.dtype == torch.uint8 else x.to(dtype)
-        return self.head(self.trunk(x))
+        if self.autocast_dtype is None:
+            return self.head(self.trunk(x))
+        with torch.autocast(device_type=x.device.type, dtype=self.autocast_dtype):
+            feats = self.trunk(x)
+        return self.head(feats.to(dtype))
 
 
 class Recognition(nn.Module):
@@ -272,13 +284,28 @@ class Recognition(nn.Module):
 
     Args:
         networks: one :class:`RecognitionNetwork` per modality.
+        chunk: when gradients are on, run the networks on chunks of this many frames under
+            activation checkpointing (``torch.utils.checkpoint``): the backward pass recomputes
+            one chunk at a time, so peak memory holds one chunk's activations instead of the
+            whole batch's, for one extra forward pass. ``None``: off.
     """
 
-    def __init__(self, networks: Sequence[RecognitionNetwork]) -> None:
+    def __init__(self, networks: Sequence[RecognitionNetwork], chunk: int | None = None) -> None:
         super().__init__()
         if len(networks) < 1:
             raise ValueError("Recognition needs at least one network")
+        if chunk is not None and chunk < 1:
+            raise ValueError(f"chunk must be >= 1 frames, got {chunk}")
         self.networks = nn.ModuleList(networks)
+        self.chunk = chunk
+
+    def _run(self, net: RecognitionNetwork, x: Tensor) -> tuple[Tensor, Tensor]:
+        if self.chunk is None or not torch.is_grad_enabled() or x.shape[0] <= self.chunk:
+            return net(x)
+        from torch.utils.checkpoint import checkpoint
+
+        parts = [checkpoint(net, xc, use_reentrant=False) for xc in x.split(self.chunk)]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
     def __len__(self) -> int:
         return len(self.networks)
@@ -297,6 +324,6 @@ class Recognition(nn.Module):
         out = []
         for net, x in zip(self.networks, obs):
             B, T = x.shape[:2]
-            Lam, h = net(x.reshape(B * T, *x.shape[2:]))
+            Lam, h = self._run(net, x.reshape(B * T, *x.shape[2:]))
             out.append((Lam.reshape(B, T, *Lam.shape[1:]), h.reshape(B, T, -1)))
         return out

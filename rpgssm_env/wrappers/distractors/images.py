@@ -85,9 +85,18 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image file not found: {path}")
+    try:  # Pillow first: quiet about harmless colour-profile quirks that libpng prints
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except Exception:
+        pass
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
-        raise ValueError(f"cannot read image file {path} (not an image OpenCV can decode)")
+        raise ValueError(
+            f"cannot read image file {path} (not an image Pillow or OpenCV can decode)"
+        )
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
@@ -118,6 +127,16 @@ def _cover(img: np.ndarray, shape: Shape) -> np.ndarray:
     img = cv2.resize(img, (nw, nh), interpolation=interp)
     top, left = (nh - shape[0]) // 2, (nw - shape[1]) // 2
     return np.ascontiguousarray(img[top : top + shape[0], left : left + shape[1]])
+
+
+@lru_cache(maxsize=16)
+def _image_bank(paths: tuple[str, ...], big: Shape, flips: bool) -> np.ndarray:
+    imgs = [_cover(read_image(p), big) for p in paths]
+    if flips:
+        imgs += [np.ascontiguousarray(im[:, ::-1]) for im in imgs]
+    bank = np.stack(imgs)
+    bank.flags.writeable = False
+    return bank
 
 
 class ImageSource(Source):
@@ -179,13 +198,12 @@ class ImageSource(Source):
         self._vel = np.zeros(2)
 
     def bank(self, shape: Shape) -> np.ndarray:
-        """All images at ``(zoom*H, zoom*W)``: ``(N, zH, zW, 3)`` uint8 (cached per shape)."""
+        """All images at ``(zoom*H, zoom*W)``: ``(N, zH, zW, 3)`` uint8 (cached per shape, and
+        shared by every source of the process with the same images)."""
         if shape not in self._cache:
             big = (round(shape[0] * self.zoom), round(shape[1] * self.zoom))
-            imgs = [_cover(read_image(p), big) for p in self.paths]
-            if self.flips:
-                imgs += [np.ascontiguousarray(im[:, ::-1]) for im in imgs]
-            self._cache[shape] = np.stack(imgs)
+            paths = tuple(str(p) for p in self.paths)
+            self._cache[shape] = _image_bank(paths, big, self.flips)
         return self._cache[shape]
 
     def _crop(self) -> np.ndarray:

@@ -1,0 +1,103 @@
+"""Resumable building blocks of the demo and the benchmark: data set -> RP-GSSM checkpoint.
+
+Each step writes its result atomically and, when run again with the same settings, reuses it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["PRESET_FOR", "model_path", "prepare_dataset", "prepare_model"]
+
+#: Pretraining preset per pixel env id (:mod:`rpgssm_env.training.presets`).
+PRESET_FOR = {"rpgssm/Pendulum-v0": "pendulum64", "rpgssm/CartPole-v0": "cartpole64"}
+
+
+def prepare_dataset(
+    out: str | os.PathLike,
+    env_id: str,
+    episodes: int,
+    *,
+    distractor: Any = None,
+    env_kwargs: dict[str, Any] | None = None,
+    seed: int = 0,
+    workers: int = 2,
+    max_steps: int | None = None,
+    progress: bool = True,
+) -> Path:
+    """Random-policy rollouts in ``out`` (an ``.h5`` file), collected unless already there.
+
+    Returns:
+        The data set path.
+    """
+    from rpgssm_env.envs.collect import provenance_json, write_dataset
+
+    path = Path(out)
+    kwargs = dict(env_kwargs or {})
+    if distractor is not None:
+        kwargs["distractor"] = distractor
+    if path.is_file():
+        try:
+            prov = provenance_json(path)
+        except Exception:  # noqa: BLE001 - an unreadable file is collected again
+            prov = {}
+        if (
+            prov.get("env_id") == env_id
+            and prov.get("n_episodes") == episodes
+            and prov.get("seed") == seed
+            and prov.get("max_steps") == max_steps
+            and prov.get("env_kwargs", {}).get("distractor") == kwargs.get("distractor")
+        ):
+            return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_dataset(
+        path, env_id, episodes, policy="random", seed=seed, workers=workers, env_kwargs=kwargs,
+        max_steps=max_steps, progress=progress,
+    )  # fmt: skip
+
+
+def model_path(summary: dict[str, Any]) -> Path:
+    """The checkpoint to use from a pretraining summary: the best by held-out free energy when
+    kept, else the final one."""
+    paths = summary.get("paths", {})
+    best = paths.get("best")
+    if best and Path(best).is_file() and summary.get("best", {}).get("step") is not None:
+        return Path(best)
+    return Path(paths["final"])
+
+
+def prepare_model(
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    preset: str | None = None,
+    minutes: float | None = 5.0,
+    seed: int = 0,
+    progress: bool = True,
+    **options: Any,
+) -> tuple[Path, dict[str, Any]]:
+    """Pretrain an RP-GSSM on ``data`` into ``out`` (a ``.pt`` path) unless its summary exists.
+
+    Returns:
+        ``(checkpoint to use, pretraining summary)``.
+    """
+    from rpgssm_env.training.pretrain import output_paths, pretrain
+
+    paths = output_paths(out)
+    if paths["summary"].is_file() and paths["final"].is_file():
+        summary = json.loads(paths["summary"].read_text())
+        settings = summary.get("settings", {})
+        same = summary.get("preset") == preset and all(
+            settings.get(k) == json.loads(json.dumps(v)) for k, v in options.items() if v is not None
+        )
+        if same:
+            return model_path(summary), summary
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    summary = pretrain(
+        data, out, preset=preset, minutes=minutes, seed=seed, progress=progress,
+        resume=paths["final"].is_file(), threads=None, **options,
+    )  # fmt: skip
+    return model_path(summary), summary

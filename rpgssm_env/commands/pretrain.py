@@ -1,0 +1,114 @@
+"""``rpgssm pretrain DATA --out CKPT [--preset NAME] [options] [--minutes M]``.
+
+Trains an RP-GSSM on a data set (``.npz``, rpgssm HDF5 or Minari) with
+:func:`rpgssm_env.training.pretrain.pretrain`; writes the checkpoint, the best checkpoint by
+held-out free energy, a JSON summary and plots beside ``--out``, and prints the summary's
+figures as one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "pretrain"
+HELP = "pretrain an RP-GSSM on a data set (checkpoint, best checkpoint, summary, plots)"
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.replace(",", " ").split()) if text.strip() else ()
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in text.replace(",", " ").split())
+
+
+def _val(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from rpgssm_env.training.presets import preset_names
+
+    parser.add_argument("data", help="training data set (.npz, rpgssm HDF5 file/folder, Minari)")
+    parser.add_argument("--out", required=True, help="checkpoint file to write (e.g. runs/a.pt)")
+    parser.add_argument("--preset", choices=preset_names(), help="tuned settings for an env")
+    parser.add_argument(
+        "--val", type=_val, default=0.2,
+        help="held-out fraction of DATA's episodes, or a held-out data set path (default 0.2)",
+    )  # fmt: skip
+    parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget")
+    parser.add_argument("--steps", type=int, default=None, help="training steps")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    g = parser.add_argument_group("model")
+    g.add_argument("--latent-dim", type=int, default=None, help="K")
+    g.add_argument("--prior", choices=["invariant", "general"], default=None)
+    g.add_argument("--head", choices=["diagonal", "full", "constant"], default=None)
+    g.add_argument("--channels", type=_ints, default=None, help="conv channels, e.g. 16,32,32")
+    g.add_argument("--strides", type=_ints, default=None, help="conv strides, e.g. 2,2,2")
+    g.add_argument("--hidden", type=_ints, default=None, help="MLP sizes for vector data")
+    g.add_argument(
+        "--A-init-kind", dest="A_init_kind", choices=["identity", "rotation"], default=None,
+        help="A_0 = A_init I, or 2x2 rotation blocks rho R(f)",
+    )  # fmt: skip
+    g.add_argument("--A-init", dest="A_init", type=float, default=None)
+    g.add_argument("--A-rho", dest="A_rho", type=float, default=None)
+    g.add_argument("--A-freqs", dest="A_freqs", type=_floats, default=None, help="lo,hi rad/step")
+    g.add_argument("--beta", type=float, default=None)
+    t = parser.add_argument_group("training")
+    t.add_argument("--mode", choices=["em", "direct"], default=None)
+    t.add_argument("--batch-size", type=int, default=None)
+    t.add_argument("--window", type=int, default=None, help="frames per training window T")
+    t.add_argument("--lr", type=float, default=None)
+    t.add_argument("--lr-prior", type=float, default=None)
+    t.add_argument("--lr-recognition", type=float, default=None)
+    t.add_argument("--lr-actions", type=float, default=None)
+    t.add_argument("--decay", type=float, default=None, help="lr factor every --decay-every")
+    t.add_argument("--decay-every", type=int, default=None)
+    t.add_argument("--angles", type=_ints, default=None,
+                   help="state columns that are angles (probed as sin, cos); '' for none")  # fmt: skip
+    r = parser.add_argument_group("logging and evaluation")
+    r.add_argument("--probe-every", type=int, default=250, help="steps between evaluations")
+    r.add_argument("--log-dir", default=None, help="TensorBoard directory")
+    r.add_argument("--resume", action="store_true", help="continue from --out if it exists")
+    r.add_argument("--no-plots", action="store_true")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+_OPTIONS = (
+    "latent_dim", "prior", "head", "channels", "strides", "hidden", "A_init_kind", "A_init",
+    "A_rho", "A_freqs", "beta", "mode", "batch_size", "window", "lr", "lr_prior",
+    "lr_recognition", "lr_actions", "decay", "decay_every", "angles", "steps",
+)  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from rpgssm_env.training.pretrain import pretrain
+
+    options = {k: getattr(args, k) for k in _OPTIONS}
+    summary = pretrain(
+        args.data,
+        args.out,
+        preset=args.preset,
+        val=args.val,
+        minutes=args.minutes,
+        device=args.device,
+        seed=args.seed,
+        threads=args.threads,
+        log_dir=args.log_dir,
+        probe_every=args.probe_every,
+        resume=args.resume,
+        plots=not args.no_plots,
+        progress=not args.quiet,
+        **options,
+    )
+    keys = ("steps", "wall_time_s", "steps_per_s", "final_loss", "held_out_loss", "r2", "best")
+    print(json.dumps({k: summary[k] for k in keys if k in summary}))
+    print(f"summary: {summary['paths']['summary']}")
+    return 0

@@ -1,0 +1,76 @@
+"""Env factories: the entry points of the ``rpgssm/...`` ids.
+
+``gym.make("rpgssm/Pendulum-v0", distractor="video", size=64)`` calls
+``make_pixel_env(base_id="Pendulum-v1", distractor="video", size=64)``; the time limit of the base
+env is applied by ``gym.make`` from the registration (``max_episode_steps`` of the base id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from rpgssm_env.wrappers.pixels import pixel_wrappers
+
+__all__ = ["make_pixel_env"]
+
+
+def make_pixel_env(
+    base_id: str | gym.Env,
+    size: int | tuple[int, int] = 64,
+    grayscale: bool = False,
+    distractor: Any = None,
+    distractor_mode: str | None = None,
+    mask: Any = "colour_key",
+    state_fn: Callable[[gym.Env], np.ndarray] | None = None,
+    render_mode: str | None = "rgb_array",
+    **env_kwargs: Any,
+) -> gym.Env:
+    """A pixel env with optional background distractors.
+
+    Args:
+        base_id: a Gymnasium env id (built with ``render_mode="rgb_array"`` and without its time
+            limit, which the ``rpgssm/...`` registration re-applies) or an env instance.
+        size: frame size ``H = W`` (or ``(H, W)``), typically 24..128.
+        grayscale: ``(H, W, 1)`` grey frames instead of ``(H, W, 3)`` RGB.
+        distractor: ``None``/``"none"``, ``"images"``, ``"video"``, ``"shapes"``, ``"noise"``,
+            ``"pendulum"``, ``"colour"``, ``"camera"``, ``"easy"``, ``"medium"``, ``"hard"``, a
+            path, or a user source (see :func:`rpgssm_env.wrappers.distractors.make_source`).
+        distractor_mode: ``"fixed"`` (per episode), ``"step"`` (new every step) or ``"video"``.
+        mask: foreground mask: ``"colour_key"`` (white background) or a function.
+        state_fn: ``env -> (S,)`` true state for ``info["state"]``.
+        render_mode: only ``"rgb_array"`` (or ``None``, treated the same) is supported;
+            ``render()`` returns the composited frame.
+        **env_kwargs: passed to the base env (e.g. ``g=9.81`` for Pendulum).
+
+    Returns:
+        The env (observations ``Box(0, 255, (H, W, C), uint8)``; ``info["state"]`` float32).
+    """
+    if render_mode not in (None, "rgb_array"):
+        raise ValueError(
+            f"rpgssm pixel envs support render_mode='rgb_array' only, got {render_mode!r}"
+        )
+    if isinstance(base_id, str):
+        env = gym.make(
+            base_id,
+            render_mode="rgb_array",
+            max_episode_steps=-1,  # the outer registration applies the base env's limit
+            disable_env_checker=True,
+            **env_kwargs,
+        )
+    else:
+        if env_kwargs:
+            raise TypeError(f"unexpected keyword arguments for an env instance: {env_kwargs}")
+        env = base_id
+    return pixel_wrappers(
+        env,
+        size=size,
+        grayscale=grayscale,
+        distractor=distractor,
+        distractor_mode=distractor_mode,
+        mask=mask,
+        state_fn=state_fn,
+    )

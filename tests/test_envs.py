@@ -1,0 +1,188 @@
+"""Registered ids, pixel observations, true states, checkers, seeding, errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import rpgssm_env  # noqa: F401  (registers the ids)
+from rpgssm_env.envs.registration import CLASSIC_IDS, DM_CONTROL_IDS, PAPER_ID
+from rpgssm_env.wrappers import BackgroundDistractor, StateInfo, pixel_wrappers
+
+DISTRACTORS = [
+    None,
+    "images",
+    "video",
+    "shapes",
+    "noise",
+    "pendulum",
+    "colour",
+    "camera",
+    "easy",
+    "medium",
+    "hard",
+]
+STATE_DIMS = {
+    "rpgssm/Pendulum-v0": 2,
+    "rpgssm/CartPole-v0": 4,
+    "rpgssm/Acrobot-v0": 4,
+    "rpgssm/MountainCarContinuous-v0": 2,
+}
+
+
+@pytest.mark.parametrize("distractor", DISTRACTORS)
+@pytest.mark.parametrize("env_id", list(CLASSIC_IDS))
+def test_checkers(env_id, distractor):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # advisory warnings (wrapped env, action range, size)
+        env = gym.make(env_id, size=24, distractor=distractor)
+        check_env(env)
+        env.close()
+        env = gym.make(env_id, size=24, distractor=distractor)
+        sb3_check_env(env)
+        env.close()
+
+
+def test_paper_env_checkers_and_shape():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        env = gym.make(PAPER_ID)
+        check_env(env)
+        sb3_check_env(gym.make(PAPER_ID))
+    obs, info = env.reset(seed=0)
+    assert obs.shape == (24, 24, 1)
+    assert obs.dtype == np.uint8
+    assert info["state"].shape == (2,)
+    assert env.spec.max_episode_steps == 100
+
+
+@pytest.mark.parametrize("env_id", list(CLASSIC_IDS))
+def test_state_in_info_not_in_obs(env_id):
+    env = gym.make(env_id, size=32)
+    base_id, steps = CLASSIC_IDS[env_id]
+    assert env.spec.max_episode_steps == steps == gym.spec(base_id).max_episode_steps
+    obs, info = env.reset(seed=0)
+    assert env.observation_space == gym.spaces.Box(0, 255, (32, 32, 3), np.uint8)
+    assert obs.shape == (32, 32, 3)
+    for _ in range(3):
+        state = info["state"]
+        assert state.dtype == np.float32
+        assert state.shape == (STATE_DIMS[env_id],)
+        raw = np.asarray(env.unwrapped.state, dtype=np.float64)
+        if env_id == "rpgssm/Pendulum-v0":
+            wrapped = (raw[0] + np.pi) % (2 * np.pi) - np.pi
+            np.testing.assert_allclose(state, [wrapped, raw[1]], rtol=1e-6, atol=1e-6)
+            assert -np.pi <= state[0] < np.pi
+        else:
+            np.testing.assert_allclose(state, raw, rtol=1e-6)
+        obs, _, _, _, info = env.step(env.action_space.sample())
+
+
+def test_time_limit_kept():
+    env = gym.make("rpgssm/Pendulum-v0", size=24)
+    env.reset(seed=0)
+    truncated, n = False, 0
+    while not truncated:
+        _, _, _, truncated, _ = env.step(np.zeros(1, np.float32))
+        n += 1
+    assert n == 200
+
+
+@pytest.mark.parametrize("distractor", ["images", "video", "shapes", "pendulum", "hard"])
+def test_seeding_repeatable(distractor):
+    def run(seed):
+        env = gym.make("rpgssm/Pendulum-v0", size=32, distractor=distractor)
+        env.action_space.seed(seed)
+        frames = [env.reset(seed=seed)[0]]
+        frames += [env.step(env.action_space.sample())[0] for _ in range(5)]
+        # a second seeded reset of the same env repeats the first episode
+        again = env.reset(seed=seed)[0]
+        return np.stack(frames), again
+
+    a, a_again = run(3)
+    b, _ = run(3)
+    c, _ = run(4)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a[0], a_again)
+    assert not np.array_equal(a, c)
+
+
+def test_base_env_kwargs_pass_through():
+    env = gym.make("rpgssm/Pendulum-v0", size=24, g=2.0)
+    assert env.unwrapped.g == 2.0
+
+
+def test_env_without_rgb_array_is_rejected():
+    with pytest.raises(ValueError, match="rgb_array"):
+        pixel_wrappers(gym.make("Pendulum-v1"), size=32)
+    with pytest.raises(ValueError, match="rgb_array"):
+        gym.make("rpgssm/Pendulum-v0", render_mode="human")
+
+
+def test_size_validation():
+    with pytest.raises(ValueError, match="size"):
+        gym.make("rpgssm/CartPole-v0", size=3)
+
+
+def test_state_info_on_a_user_env_falls_back_to_flat_obs():
+    env = StateInfo(gym.make("MountainCar-v0"))
+    obs, info = env.reset(seed=0)
+    np.testing.assert_allclose(info["state"], obs)
+
+    class NoState(gym.Env):
+        observation_space = gym.spaces.Box(0, 255, (4, 4, 3), np.uint8)
+        action_space = gym.spaces.Discrete(2)
+
+    with pytest.raises(ValueError, match="state_fn"):
+        StateInfo(NoState())
+
+
+def test_grayscale_keeps_channel():
+    env = gym.make("rpgssm/Acrobot-v0", size=48, grayscale=True, distractor="shapes")
+    obs, _ = env.reset(seed=1)
+    assert obs.shape == (48, 48, 1)
+    assert env.render().shape == (48, 48, 3)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("dm_control") is not None, reason="MuJoCo extra installed"
+)
+@pytest.mark.parametrize("env_id", list(DM_CONTROL_IDS))
+def test_dm_control_ids_need_the_extra(env_id):
+    assert env_id in gym.registry
+    with pytest.raises(ImportError, match=r'pip install "rpgssm-env\[mujoco\]"'):
+        gym.make(env_id)
+
+
+def test_dm_control_segmentation_keeps_the_body():
+    pytest.importorskip("shimmy")
+    pytest.importorskip("dm_control")
+    clean = gym.make("rpgssm/cartpole-swingup-v0", size=48)
+    env = gym.make("rpgssm/cartpole-swingup-v0", size=48, distractor="noise")
+    a, info = clean.reset(seed=0)
+    b, _ = env.reset(seed=0)
+    wrapper = env
+    while not isinstance(wrapper, BackgroundDistractor):
+        wrapper = wrapper.env
+    mask = wrapper.last_foreground
+    assert 0 < mask.mean() < 1
+    np.testing.assert_array_equal(a[mask], b[mask])
+    assert info["state"].dtype == np.float32
+
+
+def test_package_import_stays_light():
+    code = (
+        "import sys, rpgssm_env, gymnasium as gym; "
+        "assert 'rpgssm/Pendulum-v0' in gym.registry; "
+        "heavy = [m for m in ('torch', 'cv2', 'h5py', 'minari') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

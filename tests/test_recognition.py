@@ -1,0 +1,131 @@
+"""Recognition networks: trunks for frame sizes, heads, initialisation, modalities."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from rpgssm_env.model.recognition import (
+    ConvTrunk,
+    Recognition,
+    RecognitionNetwork,
+    default_conv_layout,
+)
+
+torch.set_num_threads(1)
+
+
+def test_paper_trunk_layouts():
+    """24x24 -> Conv32/s1, Conv64/s2, Conv32/s2 (6x6x32); 64x64 -> 16/16/32/32/32 (4x4x32)."""
+    assert default_conv_layout(24, 24) == ((32, 64, 32), (1, 2, 2))
+    assert default_conv_layout(64, 64) == ((16, 16, 32, 32, 32), (1, 2, 2, 2, 2))
+    t24 = ConvTrunk((24, 24, 1))
+    convs = [m for m in t24.net if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [32, 64, 32]
+    assert [c.kernel_size for c in convs] == [(3, 3)] * 3
+    assert t24.out_features == 6 * 6 * 32
+    assert ConvTrunk((64, 64, 3)).out_features == 4 * 4 * 32
+
+
+@pytest.mark.parametrize("shape", [(24, 24, 1), (64, 64, 3), (40, 56, 3), (128, 128, 1)])
+def test_shapes_for_frame_sizes(shape):
+    K, N = 5, 3
+    net = RecognitionNetwork(shape, K)
+    x = torch.randint(0, 256, (N, *shape), dtype=torch.uint8)
+    Lam, h = net(x)
+    assert Lam.shape == (N, K, K)
+    assert h.shape == (N, K)
+    assert net.trunk.out_features == net.trunk(x.float() / 255).shape[1]
+
+
+def test_uint8_and_float_inputs_agree():
+    net = RecognitionNetwork((24, 24, 3), 4)
+    x = torch.randint(0, 256, (2, 24, 24, 3), dtype=torch.uint8)
+    Lam_u, h_u = net(x)
+    Lam_f, h_f = net(x.float() / 255.0)
+    torch.testing.assert_close(h_u, h_f)
+    torch.testing.assert_close(Lam_u, Lam_f)
+
+
+def test_channels_last_matches_contiguous():
+    torch.manual_seed(0)
+    a = RecognitionNetwork((24, 24, 1), 4, channels_last=True)
+    b = RecognitionNetwork((24, 24, 1), 4, channels_last=False)
+    b.load_state_dict(a.state_dict())
+    x = torch.rand(3, 24, 24, 1)
+    torch.testing.assert_close(a(x)[1], b(x)[1], rtol=1e-5, atol=1e-6)
+
+
+def test_diagonal_head_initialisation():
+    """Small last layer: h ~ 0, Lam ~ softplus(0) I = 0.693 I at the start."""
+    torch.manual_seed(0)
+    net = RecognitionNetwork((24, 24, 1), 8)
+    w = net.head.linear.weight
+    fan_in = w.shape[1]
+    assert abs(w.var().item() - 0.1 / fan_in) < 0.3 * 0.1 / fan_in
+    assert net.head.linear.bias.abs().max() == 0
+    Lam, h = net(torch.rand(16, 24, 24, 1))
+    assert h.abs().max() < 0.1
+    diag = torch.diagonal(Lam, dim1=-2, dim2=-1)
+    assert (diag - math.log(2)).abs().max() < 0.1
+    assert (Lam - torch.diag_embed(diag)).abs().max() == 0
+
+
+def test_diagonal_head_floor():
+    net = RecognitionNetwork((3,), 2, head="diagonal", hidden=())
+    with torch.no_grad():
+        net.head.linear.bias[2:] = -1e4  # softplus underflows to 0
+    Lam, _ = net(torch.zeros(1, 3))
+    assert torch.diagonal(Lam[0]).min() >= 1e-4
+
+
+def test_full_head_positive_definite():
+    torch.manual_seed(0)
+    net = RecognitionNetwork((6,), 4, head="full", hidden=(16,))
+    with torch.no_grad():
+        net.head.linear.weight.normal_(0, 3)
+    Lam, h = net(torch.randn(50, 6))
+    assert h.shape == (50, 4)
+    assert torch.linalg.eigvalsh(Lam.double()).min() >= 1e-3 * 0.99
+    assert (Lam - Lam.mT).abs().max() < 1e-5
+    assert (Lam - torch.diag_embed(torch.diagonal(Lam, dim1=-2, dim2=-1))).abs().max() > 1e-3
+
+
+def test_constant_head():
+    net = RecognitionNetwork((6,), 3, head="constant", hidden=())
+    Lam, _ = net(torch.randn(7, 6))
+    torch.testing.assert_close(Lam, 0.7 * torch.eye(3).expand(7, 3, 3), atol=1e-5, rtol=0)
+    # the shared precision's parameter gets a gradient (not stuck at L = 0)
+    Lam.sum().backward()
+    assert net.head.L_raw.grad.abs().sum() > 0
+
+
+def test_recognition_several_modalities():
+    K, B, T = 3, 2, 4
+    rec = Recognition([RecognitionNetwork((24, 24, 1), K), RecognitionNetwork((5,), K)])
+    out = rec([torch.rand(B, T, 24, 24, 1), torch.randn(B, T, 5)])
+    assert len(out) == 2
+    for Lam, h in out:
+        assert Lam.shape == (B, T, K, K)
+        assert h.shape == (B, T, K)
+    with pytest.raises(ValueError, match="expected 2 modalities"):
+        rec([torch.rand(B, T, 24, 24, 1)])
+
+
+def test_sequence_flattening_keeps_order():
+    """(B, T) flattening must map each frame to its own potential."""
+    torch.manual_seed(0)
+    net = RecognitionNetwork((4,), 2, hidden=(8,))
+    rec = Recognition([net])
+    x = torch.randn(3, 5, 4)
+    _, h = rec([x])[0]
+    torch.testing.assert_close(h[1, 3], net(x[1, 3][None])[1][0])
+
+
+def test_bad_config():
+    with pytest.raises(ValueError, match="head"):
+        RecognitionNetwork((4,), 2, head="bogus")
+    with pytest.raises(ValueError, match="obs_shape"):
+        RecognitionNetwork((4, 4), 2)
