@@ -14,7 +14,9 @@ def random_spd(K: int, gen: torch.Generator, scale: float = 1.0, batch: tuple = 
     return symmetrize(scale * (M @ M.mT / K + 0.5 * torch.eye(K, dtype=torch.float64)))
 
 
-def random_stable(K: int, gen: torch.Generator, smax: float = 0.9, batch: tuple = ()) -> torch.Tensor:
+def random_stable(
+    K: int, gen: torch.Generator, smax: float = 0.9, batch: tuple = ()
+) -> torch.Tensor:
     """A random matrix with largest singular value ``smax``."""
     M = torch.randn(*batch, K, K, generator=gen, dtype=torch.float64)
     return smax * M / torch.linalg.matrix_norm(M, ord=2)[..., None, None]

@@ -6,8 +6,8 @@ import math
 
 import pytest
 import torch
-
 from oracles import random_spd
+
 from rpgssm_env.model.gaussian import (
     expected_stats_inner,
     gaussian_entropy,
@@ -78,7 +78,8 @@ def test_natural_kl_equals_textbook_kl(gen):
     kl_nat = kl_natural(*moment_to_natural(m1, S1), *moment_to_natural(m2, S2))
     kl_mom = kl_moment(m1, S1, m2, S2)
     ref = torch.distributions.kl_divergence(
-        torch.distributions.MultivariateNormal(m1, S1), torch.distributions.MultivariateNormal(m2, S2)
+        torch.distributions.MultivariateNormal(m1, S1),
+        torch.distributions.MultivariateNormal(m2, S2),
     )
     torch.testing.assert_close(kl_nat, ref, rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(kl_mom, ref, rtol=1e-10, atol=1e-10)
@@ -92,7 +93,9 @@ def test_kl_of_a_tilted_gaussian_special_case(gen):
     Lg, hg = random_spd(K, gen), torch.randn(K, generator=gen, dtype=torch.float64)
     mu, Sig = natural_to_moment(Lq, hq)
     special = (
-        -expected_stats_inner(mu, Sig, Lg, hg) - log_normalizer(Lq, hq) + log_normalizer(Lq + Lg, hq + hg)
+        -expected_stats_inner(mu, Sig, Lg, hg)
+        - log_normalizer(Lq, hq)
+        + log_normalizer(Lq + Lg, hq + hg)
     )
     torch.testing.assert_close(special, kl_natural(Lq, hq, Lq + Lg, hq + hg))
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from oracles import dense_posterior, random_problem, random_spd, random_stable
+
 from rpgssm_env.model.inference import (
     PriorChain,
     filter_step,
@@ -30,8 +30,13 @@ def _check_against_dense(result, problem, mask, tol):
     for n in range(B):
         keep = mask[n].double()
         mean, cov = dense_posterior(
-            m1[n].numpy(), Q1.numpy(), A[n].numpy(), b[n].numpy(), Q.numpy(),
-            (P[n] * keep[:, None, None]).numpy(), (h[n] * keep[:, None]).numpy(),
+            m1[n].numpy(),
+            Q1.numpy(),
+            A[n].numpy(),
+            b[n].numpy(),
+            Q.numpy(),
+            (P[n] * keep[:, None, None]).numpy(),
+            (h[n] * keep[:, None]).numpy(),
         )
         np.testing.assert_allclose(result.means[n].numpy(), mean, atol=tol, rtol=0)
         for t in range(T):
@@ -65,8 +70,13 @@ def test_filtered_marginals_match_dense_prefix_posteriors():
     for t in range(T):
         for n in range(B):
             mean, cov = dense_posterior(
-                m1[n].numpy(), Q1.numpy(), A[n, :t].numpy(), b[n, :t].numpy(), Q.numpy(),
-                P[n, : t + 1].numpy(), h[n, : t + 1].numpy(),
+                m1[n].numpy(),
+                Q1.numpy(),
+                A[n, :t].numpy(),
+                b[n, :t].numpy(),
+                Q.numpy(),
+                P[n, : t + 1].numpy(),
+                h[n, : t + 1].numpy(),
             )
             np.testing.assert_allclose(result.filtered_means[n, t].numpy(), mean[t], atol=1e-10)
             np.testing.assert_allclose(
@@ -85,7 +95,13 @@ def test_masked_posterior_equals_truncated_posterior(parallel):
     mask[:, :valid] = True
     padded = kalman_smoother(*problem, mask=mask, parallel=parallel)
     short = kalman_smoother(
-        m1, Q1, A[:, : valid - 1], b[:, : valid - 1], Q, P[:, :valid], h[:, :valid],
+        m1,
+        Q1,
+        A[:, : valid - 1],
+        b[:, : valid - 1],
+        Q,
+        P[:, :valid],
+        h[:, :valid],
         parallel=parallel,
     )
     torch.testing.assert_close(padded.means[:, :valid], short.means, atol=1e-12, rtol=0)
@@ -111,13 +127,19 @@ def test_sequential_parallel_and_step_by_step_agree(dtype):
             getattr(par, name), getattr(seq, name), atol=tol, rtol=tol, msg=name
         )
     keep = mask.to(dtype)
-    mean, cov = filter_update(m1, Q1.expand(B, K, K), P[:, 0] * keep[:, 0, None, None],
-                              h[:, 0] * keep[:, 0, None])
+    mean, cov = filter_update(
+        m1, Q1.expand(B, K, K), P[:, 0] * keep[:, 0, None, None], h[:, 0] * keep[:, 0, None]
+    )
     torch.testing.assert_close(mean, seq.filtered_means[:, 0], atol=tol, rtol=tol)
     for t in range(1, T):
         mean, cov, _, _ = filter_step(
-            mean, cov, A[:, t - 1], b[:, t - 1], Q,
-            P[:, t] * keep[:, t, None, None], h[:, t] * keep[:, t, None],
+            mean,
+            cov,
+            A[:, t - 1],
+            b[:, t - 1],
+            Q,
+            P[:, t] * keep[:, t, None, None],
+            h[:, t] * keep[:, t, None],
         )
         torch.testing.assert_close(mean, seq.filtered_means[:, t], atol=tol, rtol=tol)
         torch.testing.assert_close(cov, seq.filtered_covs[:, t], atol=tol, rtol=tol)
@@ -143,8 +165,13 @@ def test_zero_precision_everywhere_returns_the_prior():
     gen = torch.Generator().manual_seed(6)
     A = random_stable(K, gen, 0.9)
     Q = torch.eye(K, dtype=torch.float64) - A @ A.mT
-    chain = PriorChain(torch.zeros(K, dtype=torch.float64), torch.eye(K, dtype=torch.float64),
-                       A, torch.zeros(K, dtype=torch.float64), Q)
+    chain = PriorChain(
+        torch.zeros(K, dtype=torch.float64),
+        torch.eye(K, dtype=torch.float64),
+        A,
+        torch.zeros(K, dtype=torch.float64),
+        Q,
+    )
     P = torch.zeros(B, T, K, K, dtype=torch.float64)
     h = torch.zeros(B, T, K, dtype=torch.float64)
     for parallel in (False, True):
@@ -177,7 +204,8 @@ def test_single_step_sequences():
     m1, Q1, A, b, Q, P, h = random_problem(B, 2, K, seed=8)
     for parallel in (False, True):
         r = kalman_smoother(m1, Q1, A[:, :0], b[:, :0], Q, P[:, :1], h[:, :1], parallel=parallel)
-        assert r.means.shape == (B, 1, K) and r.cross_covs.shape == (B, 0, K, K)
+        assert r.means.shape == (B, 1, K)
+        assert r.cross_covs.shape == (B, 0, K, K)
         torch.testing.assert_close(r.means, r.filtered_means)
 
 
@@ -196,8 +224,13 @@ def test_single_step_sequences():
 def test_bad_shapes_raise_value_errors_naming_the_expected_shape(change, message):
     B, T, K = 2, 5, 3
     args = {
-        "m1": torch.zeros(K), "Q1": torch.eye(K), "A": 0.5 * torch.eye(K), "b": torch.zeros(K),
-        "Q": torch.eye(K), "precision": torch.eye(K).expand(B, T, K, K), "pwm": torch.zeros(B, T, K),
+        "m1": torch.zeros(K),
+        "Q1": torch.eye(K),
+        "A": 0.5 * torch.eye(K),
+        "b": torch.zeros(K),
+        "Q": torch.eye(K),
+        "precision": torch.eye(K).expand(B, T, K, K),
+        "pwm": torch.zeros(B, T, K),
         "mask": None,
     }
     args.update(change)

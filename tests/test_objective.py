@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from oracles import dense_posterior, random_spd, random_stable
+
 from rpgssm_env.model.gaussian import (
     expected_stats_inner,
     kl_moment,
@@ -34,8 +34,13 @@ def _chain(K: int, gen: torch.Generator, B: int | None = None, T: int | None = N
     else:
         A = random_stable(K, gen, 0.9, (B, T - 1))
         b = 0.2 * torch.randn(B, T - 1, K, generator=gen, dtype=f64)
-    return PriorChain(0.3 * torch.randn(K, generator=gen, dtype=f64), random_spd(K, gen), A, b,
-                      random_spd(K, gen, 0.4))
+    return PriorChain(
+        0.3 * torch.randn(K, generator=gen, dtype=f64),
+        random_spd(K, gen),
+        A,
+        b,
+        random_spd(K, gen, 0.4),
+    )
 
 
 def _factors(B, T, K, gen, J=1):
@@ -83,30 +88,46 @@ def test_chain_kl_three_forms_agree(per_sequence):
         # Full KT-dimensional KL from the dense posterior.
         Lam, h = factors[0]
         b = chain.b.expand(B, T - 1, K)[n]
-        m_q, S_q = dense_posterior(chain.m1.numpy(), chain.Q1.numpy(), A[n].numpy(), b.numpy(),
-                                   chain.Q.numpy(), Lam[n].numpy(), h[n].numpy())
+        m_q, S_q = dense_posterior(
+            chain.m1.numpy(),
+            chain.Q1.numpy(),
+            A[n].numpy(),
+            b.numpy(),
+            chain.Q.numpy(),
+            Lam[n].numpy(),
+            h[n].numpy(),
+        )
         m_p, S_p = _dense_prior_cov(chain, T, B, n)
-        full = kl_moment(torch.from_numpy(m_q.reshape(-1)), torch.from_numpy(S_q),
-                         torch.from_numpy(m_p), torch.from_numpy(S_p))
+        full = kl_moment(
+            torch.from_numpy(m_q.reshape(-1)),
+            torch.from_numpy(S_q),
+            torch.from_numpy(m_p),
+            torch.from_numpy(S_p),
+        )
         torch.testing.assert_close(kl[n], full, rtol=1e-9, atol=1e-9)
         # Pairwise form: sum of 2K-dimensional pair KLs minus interior marginal KLs.
         pair_sum = 0.0
         for t in range(T - 1):
             mq = torch.cat([post.means[n, t], post.means[n, t + 1]])
-            Sq = torch.cat([
-                torch.cat([post.covs[n, t], post.cross_covs[n, t].mT], 1),
-                torch.cat([post.cross_covs[n, t], post.covs[n, t + 1]], 1),
-            ])
+            Sq = torch.cat(
+                [
+                    torch.cat([post.covs[n, t], post.cross_covs[n, t].mT], 1),
+                    torch.cat([post.cross_covs[n, t], post.covs[n, t + 1]], 1),
+                ]
+            )
             mp = torch.cat([prior_means[n, t], prior_means[n, t + 1]])
             Xp = A[n, t] @ prior_covs[n, t]
-            Sp = torch.cat([
-                torch.cat([prior_covs[n, t], Xp.mT], 1),
-                torch.cat([Xp, prior_covs[n, t + 1]], 1),
-            ])
+            Sp = torch.cat(
+                [
+                    torch.cat([prior_covs[n, t], Xp.mT], 1),
+                    torch.cat([Xp, prior_covs[n, t + 1]], 1),
+                ]
+            )
             pair_sum = pair_sum + kl_moment(mq, Sq, mp, Sp)
         for t in range(1, T - 1):
-            pair_sum = pair_sum - kl_moment(post.means[n, t], post.covs[n, t],
-                                            prior_means[n, t], prior_covs[n, t])
+            pair_sum = pair_sum - kl_moment(
+                post.means[n, t], post.covs[n, t], prior_means[n, t], prior_covs[n, t]
+            )
         torch.testing.assert_close(kl[n], pair_sum, rtol=1e-9, atol=1e-9)
 
 
@@ -134,7 +155,8 @@ def test_log_gamma_minus_kl_qf_identity_and_jensen():
             e_log_g = expected_stats_inner(mu_q, S_q, Lam_g[n, t], h_g[n, t]) - log_norm[n]
             # E_q gbar_m = int q g_m / int p g_m
             log_e_gbar = (
-                log_normalizer(Lam_q + Lam_g[:, t], h_q + h_g[:, t]) - log_normalizer(Lam_q, h_q)
+                log_normalizer(Lam_q + Lam_g[:, t], h_q + h_g[:, t])
+                - log_normalizer(Lam_q, h_q)
                 - log_norm
             )
             rhs = e_log_g - torch.logsumexp(log_e_gbar, 0)
@@ -143,7 +165,9 @@ def test_log_gamma_minus_kl_qf_identity_and_jensen():
             z = torch.distributions.MultivariateNormal(mu_q, S_q).sample((200000,))
             log_g = z @ h_g[:, t].mT - 0.5 * torch.einsum("si,mij,sj->sm", z, Lam_g[:, t], z)
             log_gbar = log_g - log_norm  # (S, B)
-            bound = (log_gbar[:, n] - torch.logsumexp(log_gbar, 1) + math.log(B)).mean() - math.log(B)
+            bound = (log_gbar[:, n] - torch.logsumexp(log_gbar, 1) + math.log(B)).mean() - math.log(
+                B
+            )
             assert lhs[n, t] <= bound + 1e-2
 
 
@@ -161,7 +185,8 @@ def test_identical_factors_give_minus_log_B_and_loss_near_log_B():
     zero = [(torch.zeros(B, T, K, K, dtype=f64), torch.zeros(B, T, K, dtype=f64))]
     fe = free_energy(_posterior(chain, zero), zero, chain)
     torch.testing.assert_close(fe.loss, torch.tensor(math.log(B), dtype=f64))
-    assert abs(fe.kl_qf.item()) < 1e-12 and abs(fe.kl_qp.item()) < 1e-10
+    assert abs(fe.kl_qf.item()) < 1e-12
+    assert abs(fe.kl_qp.item()) < 1e-10
 
 
 def test_softmax_rows_sum_to_one_and_permutation_equivariance():
@@ -175,9 +200,10 @@ def test_softmax_rows_sum_to_one_and_permutation_equivariance():
     pm, pc = moment_match(*prior_marginals(chain, T, B))
     Lam_p, h_p, _ = posterior_natural(pm, pc)
     Lam_g, h_g = factors[0]
-    scores = log_normalizer(Lam_q[:, None] + Lam_g[None], h_q[:, None] + h_g[None]) - log_normalizer(
-        Lam_p + Lam_g, h_p + h_g
-    )[None]
+    scores = (
+        log_normalizer(Lam_q[:, None] + Lam_g[None], h_q[:, None] + h_g[None])
+        - log_normalizer(Lam_p + Lam_g, h_p + h_g)[None]
+    )
     torch.testing.assert_close(torch.softmax(scores, 1).sum(1), torch.ones(B, T, dtype=f64))
     terms = free_energy_terms(post, factors, chain)
     torch.testing.assert_close(
@@ -203,7 +229,8 @@ def test_masked_steps_are_excluded():
     masked_factors = [(f[0] * mask[..., None, None], f[1] * mask[..., None]) for f in factors]
     post = _posterior(chain, factors, mask)
     terms = free_energy_terms(post, masked_factors, chain, mask)
-    assert (terms.log_gamma[:, ~mask] == 0).all() and (terms.kl_qf[:, ~mask] == 0).all()
+    assert (terms.log_gamma[:, ~mask] == 0).all()
+    assert (terms.kl_qf[:, ~mask] == 0).all()
     # At t = 5 only sequences 1 and 3 are valid: their log Gamma equals a two-sequence batch's.
     t = 5
     idx = torch.tensor([1, 3])

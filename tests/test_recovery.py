@@ -19,10 +19,10 @@ import math
 import numpy as np
 import pytest
 import torch
-from lgssm_data import sample_lgssm
 
 from rpgssm_env import RPGSSM, EMTrainer, RPGSSMConfig
 from rpgssm_env.data.arrays import ArrayEpisodes
+from rpgssm_env.data.synthetic import sample_lgssm
 from rpgssm_env.training.probe import encode, probe_r2
 
 torch.set_num_threads(1)

@@ -132,13 +132,20 @@ def run_benchmark(
 
         print(f"[bench-rl] pretraining an RP-GSSM for distractor {col!r}", flush=True)
         data = prepare_dataset(
-            out / "models" / col / "episodes.h5", env_id, pretrain_episodes,
-            distractor=_d(col), env_kwargs=env_kwargs, progress=progress,
-        )  # fmt: skip
+            out / "models" / col / "episodes.h5",
+            env_id,
+            pretrain_episodes,
+            distractor=_d(col),
+            env_kwargs=env_kwargs,
+            progress=progress,
+        )
         path, _ = prepare_model(
-            data, out / "models" / col / "model.pt", preset=PRESET_FOR.get(env_id),
-            minutes=pretrain_minutes, progress=progress,
-        )  # fmt: skip
+            data,
+            out / "models" / col / "model.pt",
+            preset=PRESET_FOR.get(env_id),
+            minutes=pretrain_minutes,
+            progress=progress,
+        )
         checkpoints[col] = str(path)
         return str(path)
 
@@ -159,11 +166,22 @@ def run_benchmark(
         run_dir = out / "runs" / name / (train_col if obs != "state" else "any") / f"seed{seed}"
         t0 = time.monotonic()
         run = train_agent(
-            env_id, algo, obs=obs, checkpoint=ckpt, distractor=_d(train_col), steps=steps,
-            n_envs=n_envs, seed=seed, out=run_dir, hyperparams=hyperparams,
-            eval_every=eval_every, eval_episodes=min(eval_episodes, 5), env_kwargs=env_kwargs,
-            online_em=em or False, progress=progress,
-        )  # fmt: skip
+            env_id,
+            algo,
+            obs=obs,
+            checkpoint=ckpt,
+            distractor=_d(train_col),
+            steps=steps,
+            n_envs=n_envs,
+            seed=seed,
+            out=run_dir,
+            hyperparams=hyperparams,
+            eval_every=eval_every,
+            eval_episodes=min(eval_episodes, 5),
+            env_kwargs=env_kwargs,
+            online_em=em or False,
+            progress=progress,
+        )
         run.close()
         return {
             "run": str(run_dir),
@@ -180,8 +198,12 @@ def run_benchmark(
             return json.loads(cache.read_text())
         agent = load_agent(run_dir, distractor=_d(col), seed=seed + 20_000)
         try:
-            r = evaluate_agent(agent, eval_episodes, seed=seed + 20_000,
-                               online_em=(dict(online_em or {}) or True) if em else False)  # fmt: skip
+            r = evaluate_agent(
+                agent,
+                eval_episodes,
+                seed=seed + 20_000,
+                online_em=(dict(online_em or {}) or True) if em else False,
+            )
         finally:
             agent.close()
         r.pop("online_em", None)
@@ -192,16 +214,20 @@ def run_benchmark(
     if "random" in rows:
         rnd = evaluate_random(env_id, random_episodes, seed=12345)
         for col in cols:
-            cell("random", col, -1, {"mean": rnd["mean"], "std": rnd["std"],
-                                     "n_episodes": random_episodes})  # fmt: skip
+            cell(
+                "random",
+                col,
+                -1,
+                {"mean": rnd["mean"], "std": rnd["std"], "n_episodes": random_episodes},
+            )
     # -- trained rows ----------------------------------------------------------------------------
     trained: dict[tuple[str, str, int], dict[str, Any]] = {}
     for seed in seeds:
         for row in [r for r in rows if r != "random"]:
             if row == "state":
                 info = train("state", "none", seed)
+                ev = final_eval(info["run"], cols[0], seed, em=False)
                 for col in cols:
-                    ev = final_eval(info["run"], col, seed, em=False) if col == cols[0] else ev
                     cell("state", col, seed, {**info, "final": ev})
                 continue
             train_cols = ["none"] if protocol == "train-clean" else list(cols)
@@ -220,7 +246,7 @@ def run_benchmark(
     write_table(results, out / "table.md")
     try:
         plot_curves(results, out / "curves.png")
-    except Exception as exc:  # noqa: BLE001 - plots never fail a benchmark
+    except Exception as exc:
         print(f"[bench-rl] no curves plot: {exc}")
     return results
 

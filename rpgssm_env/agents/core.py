@@ -32,7 +32,12 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalC
 from stable_baselines3.common.vec_env import VecEnv
 
 from rpgssm_env.agents.envs import OBS_KINDS, make_agent_env, make_pixel_vec_env
-from rpgssm_env.agents.hyperparams import ALGOS, base_env_id, default_hyperparams, resolve_hyperparams
+from rpgssm_env.agents.hyperparams import (
+    ALGOS,
+    base_env_id,
+    default_hyperparams,
+    resolve_hyperparams,
+)
 from rpgssm_env.agents.online_em import OnlineEM, OnlineEMCallback, find_latent_wrapper
 
 __all__ = [
@@ -392,17 +397,26 @@ def train_agent(
         "frame_stack": frame_stack,
     }
     env = make_agent_env(
-        env_id, n_envs=n_envs, distractor=distractor, seed=seed, vec=vec,
-        training=bool(em_opts), **common,
-    )  # fmt: skip
+        env_id,
+        n_envs=n_envs,
+        distractor=distractor,
+        seed=seed,
+        vec=vec,
+        training=bool(em_opts),
+        **common,
+    )
     eval_env = None
     callbacks: list[BaseCallback] = []
     try:
         if eval_every and eval_episodes:
             eval_env = make_agent_env(
-                env_id, n_envs=1, distractor=config["eval_distractor"],
-                seed=seed + EVAL_SEED_OFFSET, vec="dummy", **common,
-            )  # fmt: skip
+                env_id,
+                n_envs=1,
+                distractor=config["eval_distractor"],
+                seed=seed + EVAL_SEED_OFFSET,
+                vec="dummy",
+                **common,
+            )
         if out_path is not None:
             out_path.mkdir(parents=True, exist_ok=True)
             _write_json(out_path / "config.json", {**config, "complete": False})
@@ -410,8 +424,9 @@ def train_agent(
         kwargs = resolve_hyperparams(hp, action_dim)
         policy = hp.get("policy", "MlpPolicy")
         tb = os.fspath(out_path / "tb") if (out_path is not None and tensorboard) else None
-        model = cls(policy, env, seed=seed, device=device, tensorboard_log=tb, verbose=verbose,
-                    **kwargs)  # fmt: skip
+        model = cls(
+            policy, env, seed=seed, device=device, tensorboard_log=tb, verbose=verbose, **kwargs
+        )
         eval_log = _EvalLog(out_path / "evaluations.json" if out_path is not None else None)
         eval_cb = None
         if eval_env is not None:
@@ -441,8 +456,9 @@ def train_agent(
             pcb.eval_cb = eval_cb
             callbacks.append(pcb)
         t0 = time.monotonic()
-        model.learn(total_timesteps=steps, callback=CallbackList(callbacks),
-                    tb_log_name=f"{algo}_{obs}")  # fmt: skip
+        model.learn(
+            total_timesteps=steps, callback=CallbackList(callbacks), tb_log_name=f"{algo}_{obs}"
+        )
         wall = time.monotonic() - t0
     except BaseException:
         env.close()
@@ -465,8 +481,21 @@ def train_agent(
 
 
 def _same_config(saved: dict[str, Any], config: dict[str, Any]) -> bool:
-    keys = ("env_id", "algo", "obs", "checkpoint", "distractor", "steps", "n_envs", "seed",
-            "hyperparams", "env_kwargs", "features", "frame_stack", "online_em")  # fmt: skip
+    keys = (
+        "env_id",
+        "algo",
+        "obs",
+        "checkpoint",
+        "distractor",
+        "steps",
+        "n_envs",
+        "seed",
+        "hyperparams",
+        "env_kwargs",
+        "features",
+        "frame_stack",
+        "online_em",
+    )
     now = _jsonable(config)
     return all(saved.get(k) == now.get(k) for k in keys)
 
@@ -485,9 +514,14 @@ def _finished_run(out: Path, config: dict[str, Any]) -> TrainResult | None:
     evals = []
     if (out / "evaluations.json").is_file():
         evals = json.loads((out / "evaluations.json").read_text())
-    em = json.loads((out / "online_em.json").read_text()) if (out / "online_em.json").is_file() else []
-    return TrainResult(agent.model, agent.env, out, saved, evals, em, saved.get("wall_s", 0.0),
-                       resumed=True)  # fmt: skip
+    em = (
+        json.loads((out / "online_em.json").read_text())
+        if (out / "online_em.json").is_file()
+        else []
+    )
+    return TrainResult(
+        agent.model, agent.env, out, saved, evals, em, saved.get("wall_s", 0.0), resumed=True
+    )
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -547,6 +581,9 @@ def load_agent(
     except BaseException:
         env.close()
         raise
+    if seed is not None:  # SB3's load re-seeds the env with the training seed: seed it again
+        env.seed(int(seed))
+        env.action_space.seed(int(seed))
     return LoadedAgent(model, env, config)
 
 
@@ -642,9 +679,14 @@ def evaluate_agent(
     venv.seed(seed)
     try:
         returns, lengths = evaluate_policy(
-            model, venv, n_eval_episodes=n_episodes, deterministic=deterministic,
-            callback=callback, return_episode_rewards=True, warn=False,
-        )  # fmt: skip
+            model,
+            venv,
+            n_eval_episodes=n_episodes,
+            deterministic=deterministic,
+            callback=callback,
+            return_episode_rewards=True,
+            warn=False,
+        )
     finally:
         if wrapper is not None:
             wrapper.pixels_in_info = False
@@ -693,5 +735,9 @@ def evaluate_random(
     finally:
         venv.close()
     r = np.asarray(returns)
-    return {"mean": float(r.mean()), "std": float(r.std()), "returns": r.tolist(),
-            "n_episodes": int(n_episodes)}  # fmt: skip
+    return {
+        "mean": float(r.mean()),
+        "std": float(r.std()),
+        "returns": r.tolist(),
+        "n_episodes": int(n_episodes),
+    }

@@ -64,16 +64,32 @@ def demo_settings(mode: str = "default", **overrides: Any) -> DemoSettings:
     references measured in the same run) or ``"smoke"`` (tiny budgets, about a minute)."""
     if mode == "smoke":
         s = DemoSettings(
-            mode="smoke", episodes=8, max_steps=30, pretrain_minutes=0.5,
+            mode="smoke",
+            episodes=8,
+            max_steps=30,
+            pretrain_minutes=0.5,
             pretrain_options={"steps": 4, "batch_size": 4, "window": 10},
-            steps=300, hyperparams={"learning_starts": 100, "batch_size": 64}, eval_every=150,
-            curve_episodes=1, eval_episodes=1, gif_steps=24, probe_episodes=4, workers=1,
+            steps=300,
+            hyperparams={"learning_starts": 100, "batch_size": 64},
+            eval_every=150,
+            curve_episodes=1,
+            eval_episodes=1,
+            gif_steps=24,
+            probe_episodes=4,
+            workers=1,
             random_episodes=3,
-        )  # fmt: skip
+        )
     elif mode == "full":
-        s = DemoSettings(mode="full", episodes=200, pretrain_minutes=15.0, eval_every=2000,
-                         curve_episodes=5, eval_episodes=20, same_run_references=True,
-                         random_episodes=100)  # fmt: skip
+        s = DemoSettings(
+            mode="full",
+            episodes=200,
+            pretrain_minutes=15.0,
+            eval_every=2000,
+            curve_episodes=5,
+            eval_episodes=20,
+            same_run_references=True,
+            random_episodes=100,
+        )
     elif mode == "default":
         s = DemoSettings()
     else:
@@ -140,41 +156,74 @@ def run_demo(
     env_kwargs = {"size": s.size}
     stages = _Stages(5 + int(s.same_run_references))
     t_total = time.monotonic()
-    print(f"rpgssm demo ({s.mode}): SAC on RP-GSSM latents of pixel {s.env_id} with a "
-          f"{s.distractor!r} background -> {out}", flush=True)  # fmt: skip
+    print(
+        f"rpgssm demo ({s.mode}): SAC on RP-GSSM latents of pixel {s.env_id} with a "
+        f"{s.distractor!r} background -> {out}",
+        flush=True,
+    )
 
     # 1. data --------------------------------------------------------------------------------
-    stages.start("collect", f"collect {s.episodes} random-policy episodes ({s.size}x{s.size} "
-                 f"colour, {s.distractor} background)")  # fmt: skip
+    stages.start(
+        "collect",
+        f"collect {s.episodes} random-policy episodes ({s.size}x{s.size} "
+        f"colour, {s.distractor} background)",
+    )
     data_path = out / "data" / "episodes.h5"
-    existed = data_path.is_file()
+    before = data_path.stat().st_mtime if data_path.is_file() else None
     data = prepare_dataset(
-        data_path, s.env_id, s.episodes, distractor=s.distractor, env_kwargs=env_kwargs,
-        seed=s.seed, workers=s.workers, max_steps=s.max_steps, progress=progress,
-    )  # fmt: skip
-    stages.done("(reused)" if existed and data_path.stat().st_mtime < stages._start else "")
+        data_path,
+        s.env_id,
+        s.episodes,
+        distractor=s.distractor,
+        env_kwargs=env_kwargs,
+        seed=s.seed,
+        workers=s.workers,
+        max_steps=s.max_steps,
+        progress=progress,
+    )
+    stages.done("(reused)" if before is not None and data_path.stat().st_mtime == before else "")
 
     # 2. pretrain ----------------------------------------------------------------------------
-    stages.start("pretrain", f"pretrain the RP-GSSM (preset {s.preset}, budget "
-                 f"{s.pretrain_minutes:g} min)")  # fmt: skip
+    stages.start(
+        "pretrain", f"pretrain the RP-GSSM (preset {s.preset}, budget {s.pretrain_minutes:g} min)"
+    )
+    reused = (out / "model" / "model.summary.json").is_file()
     ckpt, summary = prepare_model(
-        data, out / "model" / "model.pt", preset=s.preset, minutes=s.pretrain_minutes,
-        seed=s.seed, progress=progress, **s.pretrain_options,
-    )  # fmt: skip
+        data,
+        out / "model" / "model.pt",
+        preset=s.preset,
+        minutes=s.pretrain_minutes,
+        seed=s.seed,
+        progress=progress,
+        **s.pretrain_options,
+    )
     r2 = summary.get("r2", {})
-    stages.done(f"({summary.get('steps')} steps; held-out filtered R^2 "
-                f"{_fmt_r2(r2.get('filtered'))})")  # fmt: skip
+    stages.done(
+        f"({'reused; ' if reused else ''}{summary.get('steps')} steps; filtered R^2 "
+        f"{_fmt_r2(r2.get('filtered'))})"
+    )
 
     # 3. agent -------------------------------------------------------------------------------
-    stages.start("agent", f"train {s.algo} on the latents for {s.steps} env steps "
-                 f"({s.distractor} background)")  # fmt: skip
+    stages.start(
+        "agent",
+        f"train {s.algo} on the latents for {s.steps} env steps ({s.distractor} background)",
+    )
     torch.set_num_threads(1)
     run = train_agent(
-        s.env_id, s.algo, obs="latent", checkpoint=str(ckpt), distractor=s.distractor,
-        steps=s.steps, seed=s.seed, out=out / "agent", hyperparams=s.hyperparams,
-        eval_every=s.eval_every, eval_episodes=s.curve_episodes, env_kwargs=env_kwargs,
+        s.env_id,
+        s.algo,
+        obs="latent",
+        checkpoint=str(ckpt),
+        distractor=s.distractor,
+        steps=s.steps,
+        seed=s.seed,
+        out=out / "agent",
+        hyperparams=s.hyperparams,
+        eval_every=s.eval_every,
+        eval_episodes=s.curve_episodes,
+        env_kwargs=env_kwargs,
         progress=progress,
-    )  # fmt: skip
+    )
     run.close()
     curve = run.evaluations
     stages.done("(reused)" if run.resumed else f"({s.steps / max(run.wall_s, 1e-9):.0f} steps/s)")
@@ -184,8 +233,9 @@ def run_demo(
     eval_seed = 50_000 + s.seed
     agent = load_agent(out / "agent", seed=eval_seed)
     try:
-        ev = evaluate_agent(agent, s.eval_episodes, seed=eval_seed, record_frames=True,
-                            max_record_steps=s.gif_steps)  # fmt: skip
+        ev = evaluate_agent(
+            agent, s.eval_episodes, seed=eval_seed, record_frames=True, max_record_steps=s.gif_steps
+        )
     finally:
         agent.close()
     stages.done(f"(mean return {ev['mean']:.1f} +- {ev['std']:.1f})")
@@ -193,16 +243,28 @@ def run_demo(
     same_run: dict[str, Any] | None = None
     if s.same_run_references:
         stages.start("references", "measure R_state (SAC on the true state) and R_random here")
-        st = train_agent(s.env_id, s.algo, obs="state", steps=s.steps, seed=s.seed,
-                         out=out / "state_agent", hyperparams=s.hyperparams,
-                         eval_every=s.eval_every, eval_episodes=s.curve_episodes,
-                         progress=progress)  # fmt: skip
+        st = train_agent(
+            s.env_id,
+            s.algo,
+            obs="state",
+            steps=s.steps,
+            seed=s.seed,
+            out=out / "state_agent",
+            hyperparams=s.hyperparams,
+            eval_every=s.eval_every,
+            eval_episodes=s.curve_episodes,
+            progress=progress,
+        )
         st_ev = evaluate_agent(st.model, s.eval_episodes, env=st.env, seed=eval_seed)
         st.close()
         rnd = evaluate_random(s.env_id, s.random_episodes, seed=eval_seed)
-        same_run = {"R_state": st_ev["mean"], "R_state_std": st_ev["std"],
-                    "R_random": rnd["mean"], "R_random_std": rnd["std"],
-                    "state_curve": st.evaluations}  # fmt: skip
+        same_run = {
+            "R_state": st_ev["mean"],
+            "R_state_std": st_ev["std"],
+            "R_random": rnd["mean"],
+            "R_random_std": rnd["std"],
+            "state_curve": st.evaluations,
+        }
         stages.done(f"(R_state {st_ev['mean']:.1f}, R_random {rnd['mean']:.1f})")
 
     # 5. report ----------------------------------------------------------------------------------
@@ -225,8 +287,8 @@ def run_demo(
         "R_state": None if ref is None else ref["R_state"],
         "normalized_return": normalize(ev["mean"], ref),
         "reference": ref,
-        "same_run_references": same_run and {k: v for k, v in same_run.items()
-                                             if k != "state_curve"},  # fmt: skip
+        "same_run_references": same_run
+        and {k: v for k, v in same_run.items() if k != "state_curve"},
         "normalized_return_same_run": None if same_run is None else normalize(ev["mean"], same_run),
         "learning_curve": curve,
         "pretrain": {
@@ -239,8 +301,12 @@ def run_demo(
         "probe_eval_episode_r2": probe.get("r2") if probe else None,
         "data": {"path": str(data), "episodes": s.episodes, "max_steps": s.max_steps},
         "settings": dataclasses.asdict(s),
-        "machine": {"cpus": os.cpu_count(), "load_avg_1m": _load(),
-                    "python": platform.python_version(), "torch": torch.__version__},  # fmt: skip
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_avg_1m": _load(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+        },
     }
     paths = _write_report(report_dir, figures, ev, probe, same_run, summary)
     stages.done()
@@ -248,10 +314,12 @@ def run_demo(
     figures["files"] = {k: str(v) for k, v in paths.items()}
     _write_figures(report_dir / "figures.json", figures)
     _write_markdown(report_dir / "report.md", figures)
-    print(f"\nreport: {report_dir / 'report.md'}\n"
-          f"mean return {ev['mean']:.1f} +- {ev['std']:.1f}; normalized return "
-          f"{_fmt(figures['normalized_return'])}; total {figures['timings_s']['total'] / 60:.1f} min",
-          flush=True)  # fmt: skip
+    print(
+        f"\nreport: {report_dir / 'report.md'}\n"
+        f"mean return {ev['mean']:.1f} +- {ev['std']:.1f}; normalized return "
+        f"{_fmt(figures['normalized_return'])}; total {figures['timings_s']['total'] / 60:.1f} min",
+        flush=True,
+    )
     return figures
 
 
@@ -310,8 +378,13 @@ def _probe_eval_episode(
     truth = angle_to_sincos(np.asarray(states[:k], float), 0)[0]
     names = ["sin_theta", "cos_theta", "omega"]
     r2 = {n_: float(r2_score(truth[:, j], pred[:, j])) for j, n_ in enumerate(names)}
-    return {"pred": pred, "truth": truth, "theta": np.asarray(states[:k, 0], float),
-            "theta_hat": np.arctan2(pred[:, 0], pred[:, 1]), "r2": r2}  # fmt: skip
+    return {
+        "pred": pred,
+        "truth": truth,
+        "theta": np.asarray(states[:k, 0], float),
+        "theta_hat": np.arctan2(pred[:, 0], pred[:, 1]),
+        "r2": r2,
+    }
 
 
 def _write_report(
@@ -339,8 +412,12 @@ def _write_report(
         ax.fill_between(t, m - sd, m + sd, alpha=0.2)
     if same_run and same_run.get("state_curve"):
         sc = same_run["state_curve"]
-        ax.plot([c["timesteps"] for c in sc], [c["mean"] for c in sc], marker="s",
-                label="SAC on the true state (this run)")  # fmt: skip
+        ax.plot(
+            [c["timesteps"] for c in sc],
+            [c["mean"] for c in sc],
+            marker="s",
+            label="SAC on the true state (this run)",
+        )
     if figures["R_state"] is not None:
         ax.axhline(figures["R_state"], color="green", ls="--", label="R_state (reference)")
         ax.axhline(figures["R_random"], color="grey", ls="--", label="R_random (reference)")
@@ -366,8 +443,11 @@ def _write_report(
         axes[1].set_xlabel("step of the first evaluation episode")
         axes[1].legend(fontsize=7)
         r2 = probe["r2"]
-        axes[0].set_title("linear probe (fitted on pretraining episodes): R^2 "
-                          + ", ".join(f"{k} {v:.2f}" for k, v in r2.items()), fontsize=8)  # fmt: skip
+        axes[0].set_title(
+            "linear probe fitted on pretraining episodes; R^2 here: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in r2.items()),
+            fontsize=7,
+        )
         fig.tight_layout()
         paths["latents"] = folder / "latents.png"
         fig.savefig(paths["latents"], dpi=100)
@@ -415,7 +495,7 @@ def _write_gif(path: Path, frames: Any, probe: dict[str, Any]) -> Path | None:
     fig.tight_layout(pad=0.3)
     fig.canvas.draw()
     panel = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    xs = [int(round(axes[0].transData.transform((t, 0))[0])) for t in range(k)]
+    xs = [round(axes[0].transData.transform((t, 0))[0]) for t in range(k)]
     boxes = [ax.get_window_extent() for ax in axes]
     plt.close(fig)
     ph = panel.shape[0]
@@ -474,11 +554,13 @@ def _write_markdown(path: Path, f: dict[str, Any]) -> None:
         )
     lines += [
         "",
-        "References: " + (
+        "References: "
+        + (
             f"{prov.get('source', '?')}, {prov.get('steps')} steps, seeds {prov.get('seeds')}, "
             f"{prov.get('eval_episodes')} evaluation episodes, measured {prov.get('started')}. "
             + (ref.get("note", "") or "")
-            if ref else "none found (run `rpgssm bench-rl --rows state,random`)."
+            if ref
+            else "none found (run `rpgssm bench-rl --rows state,random`)."
         ),
         "",
         "## Perception (pretraining)",
@@ -490,7 +572,8 @@ def _write_markdown(path: Path, f: dict[str, Any]) -> None:
     if f.get("probe_eval_episode_r2"):
         lines.append(
             "On the agent's first evaluation episode (probe fitted on pretraining episodes): "
-            + ", ".join(f"{k} {v:.2f}" for k, v in f["probe_eval_episode_r2"].items()) + "."
+            + ", ".join(f"{k} {v:.2f}" for k, v in f["probe_eval_episode_r2"].items())
+            + "."
         )
     files = f.get("files", {})
     lines += ["", "## Figures", ""]

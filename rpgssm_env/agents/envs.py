@@ -298,8 +298,9 @@ def make_agent_env(
             else:
                 if model is None:
                     raise ValueError("obs='latent' needs a model (an RPGSSM or a checkpoint path)")
-                wrapper = VecLatentObservation(venv=tap, model=model, features=features,
-                                               device=device)  # fmt: skip
+                wrapper = VecLatentObservation(
+                    venv=tap, model=model, features=features, device=device
+                )
             wrapper.training = bool(training)
             wrapper.recorder = StateRolloutRecorder(buffer_size, tap)
             wrapper.buffer_size = int(buffer_size)

@@ -26,6 +26,7 @@ the filter stays frozen.
 from __future__ import annotations
 
 import copy
+import itertools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -82,7 +83,7 @@ class RecordedEpisodes(EpisodeSource):
                 frames, actions, firsts = frames[cut:], actions[cut:], firsts[cut:]
                 states = None if states is None else states[cut:]
             starts = [0, *np.flatnonzero(firsts[1:]) + 1, len(frames)]
-            for s, e in zip(starts[:-1], starts[1:]):
+            for s, e in itertools.pairwise(starts):
                 if e - s < max(2, int(min_length)):
                     continue
                 self.episodes.append(
@@ -119,7 +120,7 @@ class RecordedEpisodes(EpisodeSource):
         return len(self.episodes)
 
     def episode_length(self, index: int) -> int:
-        return int(len(self.episodes[index]["obs"]))
+        return len(self.episodes[index]["obs"])
 
     def read(self, index: int, start: int = 0, stop: int | None = None) -> Segment:
         ep = self.episodes[index]
@@ -277,9 +278,14 @@ class OnlineEM:
         self.updates += 1
         if terms:
             self.wrapper.filter.load_state_dict(self._model.state_dict())
-        stats: dict[str, float] = {
-            k: float(np.mean([t[k] for t in terms])) for k in ("loss", "log_gamma", "kl_qf", "kl_qp")
-        } if terms else {}
+        stats: dict[str, float] = (
+            {
+                k: float(np.mean([t[k] for t in terms]))
+                for k in ("loss", "log_gamma", "kl_qf", "kl_qp")
+            }
+            if terms
+            else {}
+        )
         stats.update(
             em_steps=float(len(terms)),
             episodes=float(len(source)),

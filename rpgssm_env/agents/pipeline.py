@@ -42,7 +42,7 @@ def prepare_dataset(
     if path.is_file():
         try:
             prov = provenance_json(path)
-        except Exception:  # noqa: BLE001 - an unreadable file is collected again
+        except Exception:
             prov = {}
         if (
             prov.get("env_id") == env_id
@@ -54,9 +54,16 @@ def prepare_dataset(
             return path
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_dataset(
-        path, env_id, episodes, policy="random", seed=seed, workers=workers, env_kwargs=kwargs,
-        max_steps=max_steps, progress=progress,
-    )  # fmt: skip
+        path,
+        env_id,
+        episodes,
+        policy="random",
+        seed=seed,
+        workers=workers,
+        env_kwargs=kwargs,
+        max_steps=max_steps,
+        progress=progress,
+    )
 
 
 def model_path(summary: dict[str, Any]) -> Path:
@@ -91,13 +98,22 @@ def prepare_model(
         summary = json.loads(paths["summary"].read_text())
         settings = summary.get("settings", {})
         same = summary.get("preset") == preset and all(
-            settings.get(k) == json.loads(json.dumps(v)) for k, v in options.items() if v is not None
+            settings.get(k) == json.loads(json.dumps(v))
+            for k, v in options.items()
+            if v is not None
         )
         if same:
             return model_path(summary), summary
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     summary = pretrain(
-        data, out, preset=preset, minutes=minutes, seed=seed, progress=progress,
-        resume=paths["final"].is_file(), threads=None, **options,
-    )  # fmt: skip
+        data,
+        out,
+        preset=preset,
+        minutes=minutes,
+        seed=seed,
+        progress=progress,
+        resume=paths["final"].is_file(),
+        threads=None,
+        **options,
+    )
     return model_path(summary), summary

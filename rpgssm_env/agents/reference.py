@@ -63,8 +63,7 @@ def normalize(value: float, ref: dict[str, Any] | None) -> float | None:
 
 
 def entries_from_bench(results: dict[str, Any], source: str = "") -> list[dict[str, Any]]:
-    """Reference entries from a ``rpgssm bench-rl`` ``results.json`` (needs rows state, random).
-    """
+    """Reference entries from a ``rpgssm bench-rl`` ``results.json`` (needs rows state, random)."""
     summary = results.get("summary", {})
     out = []
     for col in results.get("cols", []):

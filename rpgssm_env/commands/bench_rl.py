@@ -15,16 +15,22 @@ def _csv(text: str) -> list[str]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("env_id", nargs="?", default="rpgssm/Pendulum-v0")
     parser.add_argument("--algo", default=None, help="default SAC (Pendulum) or PPO (CartPole)")
-    parser.add_argument("--rows", default="state,latent,random",
-                        help="comma list of state,pixels,latent,latent+em,random")  # fmt: skip
+    parser.add_argument(
+        "--rows",
+        default="state,latent,random",
+        help="comma list of state,pixels,latent,latent+em,random",
+    )
     parser.add_argument("--cols", default="video", help="distractors, e.g. none,video,shapes")
     parser.add_argument("--seeds", default="0", help="comma list of seeds")
     parser.add_argument("--steps", type=int, default=None, help="env steps per training")
     parser.add_argument("--out", default="runs/bench-rl")
     parser.add_argument(
-        "--checkpoint", action="append", default=[], metavar="[COL=]CKPT",
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="[COL=]CKPT",
         help="RP-GSSM checkpoint for a column (or all); others are pretrained here",
-    )  # fmt: skip
+    )
     parser.add_argument("--pretrain-minutes", type=float, default=5.0)
     parser.add_argument("--pretrain-episodes", type=int, default=60)
     parser.add_argument("--protocol", default="matched", choices=["matched", "train-clean"])
@@ -51,15 +57,25 @@ def run(args: argparse.Namespace) -> int:
         col, sep, path = item.partition("=")
         ckpts[col if sep else "*"] = path if sep else col
     results = run_benchmark(
-        args.env_id, algo, rows=_csv(args.rows), cols=_csv(args.cols),
-        seeds=[int(s) for s in _csv(args.seeds)], steps=args.steps, out=args.out,
-        checkpoints=ckpts, pretrain_minutes=args.pretrain_minutes,
-        pretrain_episodes=args.pretrain_episodes, protocol=args.protocol,
-        eval_episodes=args.eval_episodes, eval_every=args.eval_every,
-        random_episodes=args.random_episodes, n_envs=args.n_envs,
+        args.env_id,
+        algo,
+        rows=_csv(args.rows),
+        cols=_csv(args.cols),
+        seeds=[int(s) for s in _csv(args.seeds)],
+        steps=args.steps,
+        out=args.out,
+        checkpoints=ckpts,
+        pretrain_minutes=args.pretrain_minutes,
+        pretrain_episodes=args.pretrain_episodes,
+        protocol=args.protocol,
+        eval_episodes=args.eval_episodes,
+        eval_every=args.eval_every,
+        random_episodes=args.random_episodes,
+        n_envs=args.n_envs,
         hyperparams=parse_overrides(args.hp) or None,
-        env_kwargs={"size": args.size} if args.size else None, progress=not args.quiet,
-    )  # fmt: skip
+        env_kwargs={"size": args.size} if args.size else None,
+        progress=not args.quiet,
+    )
     from pathlib import Path
 
     print((Path(args.out) / "table.md").read_text())

@@ -69,8 +69,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--lr-actions", type=float, default=None)
     t.add_argument("--decay", type=float, default=None, help="lr factor every --decay-every")
     t.add_argument("--decay-every", type=int, default=None)
-    t.add_argument("--angles", type=_ints, default=None,
-                   help="state columns that are angles (probed as sin, cos); '' for none")  # fmt: skip
+    t.add_argument(
+        "--angles",
+        type=_ints,
+        default=None,
+        help="state columns that are angles (probed as sin, cos); '' for none",
+    )
     r = parser.add_argument_group("logging and evaluation")
     r.add_argument("--probe-every", type=int, default=250, help="steps between evaluations")
     r.add_argument("--log-dir", default=None, help="TensorBoard directory")

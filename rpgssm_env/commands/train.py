@@ -31,9 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--em-lr", type=float, default=1e-4)
     parser.add_argument("--checkpoint-every", type=int, default=None)
     parser.add_argument(
-        "--hp", action="append", default=[], metavar="KEY=VALUE",
+        "--hp",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="hyperparameter override (value parsed as a Python literal)",
-    )  # fmt: skip
+    )
     parser.add_argument("--no-resume", action="store_true", help="train even if a run is there")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -71,19 +74,39 @@ def run(args: argparse.Namespace) -> int:
     if eval_d == "none":
         eval_d = None
     run_ = train_agent(
-        args.env_id, args.algo, obs=args.obs, checkpoint=args.checkpoint, distractor=distractor,
-        steps=args.steps, n_envs=args.n_envs, seed=args.seed, out=args.out,
-        hyperparams=parse_overrides(args.hp), eval_every=args.eval_every,
-        eval_episodes=args.eval_episodes, device=args.device, eval_distractor=eval_d,
-        env_kwargs=env_kwargs, features=args.features, frame_stack=args.frame_stack,
-        online_em=em, checkpoint_every=args.checkpoint_every, progress=not args.quiet,
+        args.env_id,
+        args.algo,
+        obs=args.obs,
+        checkpoint=args.checkpoint,
+        distractor=distractor,
+        steps=args.steps,
+        n_envs=args.n_envs,
+        seed=args.seed,
+        out=args.out,
+        hyperparams=parse_overrides(args.hp),
+        eval_every=args.eval_every,
+        eval_episodes=args.eval_episodes,
+        device=args.device,
+        eval_distractor=eval_d,
+        env_kwargs=env_kwargs,
+        features=args.features,
+        frame_stack=args.frame_stack,
+        online_em=em,
+        checkpoint_every=args.checkpoint_every,
+        progress=not args.quiet,
         resume=not args.no_resume,
-    )  # fmt: skip
+    )
     run_.close()
     final = run_.final_eval
-    print(json.dumps({
-        "out": str(run_.out), "resumed": run_.resumed, "wall_s": round(run_.wall_s, 1),
-        "final_eval_mean": None if final is None else final["mean"],
-        "final_eval_std": None if final is None else final["std"],
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "out": str(run_.out),
+                "resumed": run_.resumed,
+                "wall_s": round(run_.wall_s, 1),
+                "final_eval_mean": None if final is None else final["mean"],
+                "final_eval_std": None if final is None else final["std"],
+            }
+        )
+    )
     return 0

@@ -7,6 +7,7 @@ env is applied by ``gym.make`` from the registration (``max_episode_steps`` of t
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -53,6 +54,8 @@ def make_pixel_env(
         raise ValueError(
             f"rpgssm pixel envs support render_mode='rgb_array' only, got {render_mode!r}"
         )
+    # Off-screen rendering needs no display; without this SDL (pygame) looks for one and warns.
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     if isinstance(base_id, str):
         env = gym.make(
             base_id,

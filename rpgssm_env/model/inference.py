@@ -132,8 +132,7 @@ def _check_and_broadcast(
             raise ValueError(f"{name} must have shape (K, K) = {(K, K)}, got {tuple(M.shape)}")
     if A.shape not in ((K, K), (B, T - 1, K, K)):
         raise ValueError(
-            f"A must have shape (K, K) or (B, T-1, K, K) = {(B, T - 1, K, K)}, "
-            f"got {tuple(A.shape)}"
+            f"A must have shape (K, K) or (B, T-1, K, K) = {(B, T - 1, K, K)}, got {tuple(A.shape)}"
         )
     if b.shape not in ((K,), (B, T - 1, K)):
         raise ValueError(
@@ -447,8 +446,9 @@ def parallel_kalman_smoother(
     pmeans = torch.cat([m1.unsqueeze(1), pm_rest], 1)
     pcovs = torch.cat([Q1.unsqueeze(1), pc_rest], 1)
     if T == 1:
-        return SmootherResult(fmeans, fcovs, fcovs.new_zeros(B, 0, K, K), fmeans, fcovs, pmeans,
-                              pcovs)
+        return SmootherResult(
+            fmeans, fcovs, fcovs.new_zeros(B, 0, K, K), fmeans, fcovs, pmeans, pcovs
+        )
     # Smoothing elements -------------------------------------------------------------------
     G = _smoother_gains(fcovs, pcovs, A)
     g = fmeans[:, :-1] - (G @ pm_rest.unsqueeze(-1)).squeeze(-1)

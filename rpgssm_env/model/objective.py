@@ -192,9 +192,7 @@ def free_energy_terms(
     B, T, K = means.shape
     if len(factors) == 0:
         raise ValueError("free_energy needs at least one recognition factor (modality)")
-    valid = (
-        torch.ones(B, T, dtype=torch.bool, device=means.device) if mask is None else mask.bool()
-    )
+    valid = torch.ones(B, T, dtype=torch.bool, device=means.device) if mask is None else mask.bool()
     if valid.shape != (B, T):
         raise ValueError(f"mask must have shape (B, T) = {(B, T)}, got {tuple(valid.shape)}")
     Lam_q, h_q, A_q = posterior_natural(means, covs)  # (B,T,K,K), (B,T,K), (B,T)

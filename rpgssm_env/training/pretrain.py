@@ -50,8 +50,8 @@ __all__ = [
     "held_out_loss",
     "init_transition",
     "output_paths",
-    "probe_model",
     "pretrain",
+    "probe_model",
     "resolve_settings",
     "rotation_blocks",
     "split_source",
@@ -199,7 +199,7 @@ def init_transition(model: RPGSSM, kind: str, rho: float, freqs: tuple[float, fl
 
 
 _MODEL_KEYS = (
-    "latent_dim", "prior", "head", "channels", "strides", "hidden", "A_param", "Q_param",
+    "latent_dim", "prior", "head", "channels", "strides", "hidden", "A_param", "Q_param", "Q_init",
     "projection", "projection_eps", "action_mlp", "beta", "A_init", "mode",
 )  # fmt: skip
 
@@ -236,6 +236,11 @@ def build_model(source: EpisodeSource, settings: dict[str, Any]) -> RPGSSM:
     }
     model = RPGSSM(RPGSSMConfig(obs_shape=tuple(spec.obs_shape), **kw))
     init_transition(model, settings["A_init_kind"], settings["A_rho"], tuple(settings["A_freqs"]))
+    scale = float(settings["head_init_scale"])
+    if scale != 1.0:
+        with torch.no_grad():
+            for net in model.recognition.networks:
+                net.head.linear.weight.mul_(scale)
     return model
 
 
@@ -468,10 +473,14 @@ def pretrain(
             meta = read_checkpoint(paths["best"]).get("metadata", {})
             best = {"step": meta.get("step"), "val_loss": float(meta.get("val_loss", math.inf))}
 
-    val_b = _val_batches(held_out, int(settings["batch_size"]), window, val_batches) if (
-        held_out is not None
-    ) else []
-    val_b = [{k: (v.to(device_t) if torch.is_tensor(v) else v) for k, v in b.items()} for b in val_b]
+    val_b = (
+        _val_batches(held_out, int(settings["batch_size"]), window, val_batches)
+        if (held_out is not None)
+        else []
+    )
+    val_b = [
+        {k: (v.to(device_t) if torch.is_tensor(v) else v) for k, v in b.items()} for b in val_b
+    ]
 
     def evaluate(m: RPGSSM, step: int) -> dict[str, float]:
         values: dict[str, float] = {}
@@ -493,7 +502,9 @@ def pretrain(
         if progress and values:
             shown = {k.replace("r2_", "").replace("smoothed", "s").replace("filtered", "f"): v
                      for k, v in values.items()}  # fmt: skip
-            print(f"[step {step}] " + " ".join(f"{k}={v:.3f}" for k, v in shown.items()), flush=True)
+            print(
+                f"[step {step}] " + " ".join(f"{k}={v:.3f}" for k, v in shown.items()), flush=True
+            )
         return values
 
     trainer.eval_fn = evaluate
@@ -501,7 +512,14 @@ def pretrain(
     setup_s = time.monotonic() - t_start
     t_train = time.monotonic()
     try:
-        history = trainer.fit()
+        warmup = int(settings["em_warmup"])
+        if warmup and trainer.step < warmup and settings["mode"] == "direct":
+            trainer.mode = "em"  # EM warm-up: cheap steps that learn the frame features
+            trainer.fit(steps=min(warmup, trainer.steps))
+            trainer.mode = "direct"
+            if minutes is not None:
+                trainer.time_budget_min = max(minutes - (time.monotonic() - t_train) / 60, 0.0)
+        trainer.fit()
         if not trainer.history["eval"] or trainer.history["eval"][-1]["step"] != trainer.step:
             trainer.evaluate()
             trainer.save(paths["final"])
@@ -538,8 +556,14 @@ def pretrain(
     }
     report = None
     if has_states and held_out is not None:
-        report = probe_model(model, train, held_out, settings["angles"],
-                             max_train_episodes=probe_train_episodes, return_predictions=True)  # fmt: skip
+        report = probe_model(
+            model,
+            train,
+            held_out,
+            settings["angles"],
+            max_train_episodes=probe_train_episodes,
+            return_predictions=True,
+        )
         summary["r2"] = {"smoothed": report["smoothed"], "filtered": report["filtered"]}
         summary["targets"] = report["targets"]
     if best["step"] is not None and paths["best"].exists():

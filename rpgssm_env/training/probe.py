@@ -66,7 +66,7 @@ def angle_to_sincos(
 
 def encode(
     model: Any,
-    obs: np.ndarray | torch.Tensor,
+    obs: np.ndarray | torch.Tensor | list,
     actions: np.ndarray | torch.Tensor | None = None,
     batch_size: int = 64,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -74,7 +74,7 @@ def encode(
 
     Args:
         model: an :class:`~rpgssm_env.model.rpgssm.RPGSSM`.
-        obs: (N, T, ...) observations.
+        obs: (N, T, ...) observations, or a list of J such arrays (several modalities).
         actions: (N, T-1, ...) actions, or ``None``.
         batch_size: sequences per forward pass.
 
@@ -84,10 +84,13 @@ def encode(
     was_training = model.training
     model.eval()
     smoothed, filtered = [], []
+    multi = isinstance(obs, (list, tuple))
+    n = len(obs[0]) if multi else len(obs)
     try:
-        for i in range(0, len(obs), batch_size):
+        for i in range(0, n, batch_size):
             a = None if actions is None else actions[i : i + batch_size]
-            post = model.posterior(obs[i : i + batch_size], a)
+            o = [x[i : i + batch_size] for x in obs] if multi else obs[i : i + batch_size]
+            post = model.posterior(o, a)
             smoothed.append(post.means.double().cpu().numpy())
             filtered.append(post.filtered_means.double().cpu().numpy())
     finally:

@@ -1,8 +1,14 @@
-"""Synthetic data from a known linear-Gaussian SSM (spec section 8, oracle 11)."""
+"""Synthetic data from a known linear-Gaussian state space model.
+
+Used by the linear-Gaussian recovery test (spec section 8, oracle 11) and by ``rpgssm check``:
+with linear emissions, a correct RP-GSSM recovers the latent state up to a linear map.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+__all__ = ["rotation_in_random_plane", "sample_lgssm"]
 
 
 def rotation_in_random_plane(

@@ -1,0 +1,81 @@
+"""Target 1: the paper's pendulum setting, trained with the ``pendulum24`` preset.
+
+24x24 grey Pendulum-v1 (no torque), a new natural photograph behind every frame, N = 500
+training sequences of T = 100 and 100 held-out sequences (other seeds), K = 8, no actions.
+Generates the data set into a cache folder when missing, trains under a wall-clock budget and
+prints ONE JSON line: held-out linear-probe R^2 of (sin theta, cos theta, omega) from smoothed
+and filtered posterior means, steps, wall time and threads.
+
+Goal: smoothed R^2 >= 0.95 (sin, cos) and >= 0.9 (omega); filtered omega >= 0.85; within
+15 minutes on 2 CPU cores.
+
+    python benchmarks/pendulum_paper.py [--minutes 15] [--threads 2] [--out runs/pendulum_paper]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _pretrain_common import DEFAULT_CACHE, figures
+
+
+def paper_data(cache: Path, n_train: int, n_test: int, workers: int) -> tuple[Path, Path]:
+    """The training and held-out ``.npz`` files (generated once)."""
+    from rpgssm_env.envs.paper import generate_paper_dataset
+
+    train = cache / f"pendulum_paper_train_{n_train}.npz"
+    test = cache / f"pendulum_paper_test_{n_test}.npz"
+    for path, n, seed in ((train, n_train, 0), (test, n_test, 100_000)):
+        if not path.exists():
+            t0 = time.time()
+            print(f"generating {path} ({n} sequences)", flush=True)
+            generate_paper_dataset(path, n, 100, seed=seed, workers=workers, progress=True)
+            print(f"  done in {time.time() - t0:.0f} s", flush=True)
+    return train, test
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--minutes", type=float, default=15.0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--preset", default="pendulum24")
+    p.add_argument("--steps", type=int, default=None, help="override the preset's steps")
+    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    p.add_argument("--out", type=Path, default=Path("runs/pendulum_paper"))
+    p.add_argument("--n-train", type=int, default=500)
+    p.add_argument("--n-test", type=int, default=100)
+    p.add_argument("--workers", type=int, default=2, help="processes generating the data")
+    p.add_argument("--probe-every", type=int, default=500)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--progress", action="store_true")
+    args = p.parse_args()
+
+    from rpgssm_env.data.arrays import load_npz
+    from rpgssm_env.training.pretrain import pretrain
+
+    train_path, test_path = paper_data(args.cache, args.n_train, args.n_test, args.workers)
+    names = ("theta", "omega")
+    summary = pretrain(
+        load_npz(train_path, state_names=names),
+        args.out / "model.pt",
+        val=load_npz(test_path, state_names=names),
+        preset=args.preset,
+        minutes=args.minutes,
+        threads=args.threads,
+        steps=args.steps,
+        seed=args.seed,
+        probe_every=args.probe_every,
+        probe_train_episodes=None if args.n_train <= 500 else 500,
+        progress=args.progress,
+        log_dir=args.out / "tb",
+    )
+    print(figures(summary, target="pendulum_paper", preset=args.preset, minutes=args.minutes))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Target 4: robustness of the latents to distractor families not seen in training.
+
+A model trained on the paper's setting (24x24 grey pendulum, a new natural photograph behind
+every frame: family ``images``) is probed on held-out sequences rendered behind each family:
+``none`` (clean), ``images`` (the training family), ``video`` (natural video playing),
+``shapes`` (moving coloured shapes) and ``pendulum`` (a second, independent pendulum: a
+correlated distractor). The linear probe is fitted ONCE, on training-family latents, and scored
+on every family; the drop from the training family should stay under 0.05.
+
+Writes a markdown table (``--out``/robustness.md) and prints ONE JSON line.
+
+    python benchmarks/robustness_table.py --checkpoint runs/pendulum_paper/model.pt
+    python benchmarks/robustness_table.py --minutes 15     # trains one first (pendulum24)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _pretrain_common import DEFAULT_CACHE, rounded
+
+FAMILIES = {
+    "none": {"distractor": "none", "distractor_mode": None},
+    "images": {"distractor": "images", "distractor_mode": "step"},
+    "video": {"distractor": "video", "distractor_mode": None},
+    "shapes": {"distractor": "shapes", "distractor_mode": None},
+    "pendulum": {"distractor": "pendulum", "distractor_mode": None},
+}
+TRAIN_FAMILY = "images"
+
+
+def family_data(cache: Path, family: str, n: int, workers: int) -> Path:
+    from rpgssm_env.envs.paper import generate_paper_dataset
+
+    path = cache / f"pendulum24_{family}_test_{n}.npz"
+    if not path.exists():
+        print(f"generating {path}", flush=True)
+        generate_paper_dataset(path, n, 100, seed=200_000, workers=workers, **FAMILIES[family])
+    return path
+
+
+def markdown(rows: dict[str, dict], targets: list[str]) -> str:
+    head = "| test family | " + " | ".join(f"{t} (smoothed)" for t in targets)
+    head += " | " + " | ".join(f"{t} (filtered)" for t in targets) + " | max drop |\n"
+    head += "|---" * (2 * len(targets) + 2) + "|\n"
+    lines = []
+    for fam, row in rows.items():
+        cells = [f"{row['smoothed'][t]:.3f}" for t in targets]
+        cells += [f"{row['filtered'][t]:.3f}" for t in targets]
+        mark = " (train)" if fam == TRAIN_FAMILY else ""
+        lines.append(f"| {fam}{mark} | " + " | ".join(cells) + f" | {row['max_drop']:.3f} |")
+    return head + "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--checkpoint", type=Path, default=None, help="a pendulum24 model")
+    p.add_argument("--minutes", type=float, default=15.0, help="training budget without one")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--episodes", type=int, default=100, help="held-out sequences per family")
+    p.add_argument("--probe-train", type=int, default=300, help="training sequences for the probe")
+    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    p.add_argument("--out", type=Path, default=Path("runs/robustness"))
+    p.add_argument("--workers", type=int, default=2)
+    args = p.parse_args()
+
+    import torch
+
+    from rpgssm_env.data.arrays import load_npz
+    from rpgssm_env.model.rpgssm import RPGSSM
+    from rpgssm_env.training.pretrain import EpisodeSubset, pretrain, probe_model
+
+    torch.set_num_threads(args.threads)
+    from pendulum_paper import paper_data
+
+    train_path, test_path = paper_data(args.cache, 500, 100, args.workers)
+    names = ("theta", "omega")
+    ckpt = args.checkpoint
+    if ckpt is None:
+        ckpt = args.out / "model.pt"
+        if not ckpt.exists():
+            pretrain(load_npz(train_path, state_names=names), ckpt,
+                     val=load_npz(test_path, state_names=names), preset="pendulum24",
+                     minutes=args.minutes, threads=args.threads, progress=False)  # fmt: skip
+    model = RPGSSM.load(ckpt, device="cpu")
+    train = load_npz(train_path, state_names=names)
+    train = EpisodeSubset(train, range(min(args.probe_train, len(train))))
+    rows: dict[str, dict] = {}
+    targets: list[str] = []
+    for fam in FAMILIES:
+        test = load_npz(family_data(args.cache, fam, args.episodes, args.workers),
+                        state_names=names)  # fmt: skip
+        rep = probe_model(model, train, test, (0,), max_train_episodes=None)
+        targets = rep["targets"]
+        rows[fam] = {"smoothed": rep["smoothed"], "filtered": rep["filtered"]}
+    ref = rows[TRAIN_FAMILY]
+    for row in rows.values():
+        row["max_drop"] = max(
+            ref[k][t] - row[k][t] for k in ("smoothed", "filtered") for t in targets
+        )
+    args.out.mkdir(parents=True, exist_ok=True)
+    table = markdown(rows, targets)
+    (args.out / "robustness.md").write_text(
+        f"Linear probe fitted on `{TRAIN_FAMILY}` latents of {len(train)} training sequences; "
+        f"held-out R^2 on {args.episodes} sequences per family. Checkpoint: `{ckpt}`.\n\n" + table
+    )
+    print(table, file=sys.stderr)
+    worst = max(r["max_drop"] for f, r in rows.items() if f != TRAIN_FAMILY)
+    print(json.dumps(rounded({"target": "robustness", "train_family": TRAIN_FAMILY,
+                              "checkpoint": str(ckpt), "rows": rows, "worst_drop": worst,
+                              "table": str(args.out / "robustness.md")})))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
