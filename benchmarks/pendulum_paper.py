@@ -70,7 +70,7 @@ def main() -> None:
         steps=args.steps,
         seed=args.seed,
         probe_every=args.probe_every,
-        probe_train_episodes=None if args.n_train <= 500 else 500,
+        probe_train_episodes=200,
         progress=args.progress,
         log_dir=args.out / "tb",
     )

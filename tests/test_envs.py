@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import warnings
@@ -14,8 +13,8 @@ from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import rpgssm_env  # noqa: F401  (registers the ids)
-from rpgssm_env.envs.registration import CLASSIC_IDS, DM_CONTROL_IDS, PAPER_ID
-from rpgssm_env.wrappers import BackgroundDistractor, StateInfo, pixel_wrappers
+from rpgssm_env.envs.registration import CLASSIC_IDS, PAPER_ID
+from rpgssm_env.wrappers import StateInfo, pixel_wrappers
 
 DISTRACTORS = [
     None,
@@ -150,32 +149,6 @@ def test_grayscale_keeps_channel():
     obs, _ = env.reset(seed=1)
     assert obs.shape == (48, 48, 1)
     assert env.render().shape == (48, 48, 3)
-
-
-@pytest.mark.skipif(
-    importlib.util.find_spec("dm_control") is not None, reason="MuJoCo extra installed"
-)
-@pytest.mark.parametrize("env_id", list(DM_CONTROL_IDS))
-def test_dm_control_ids_need_the_extra(env_id):
-    assert env_id in gym.registry
-    with pytest.raises(ImportError, match=r'pip install "rpgssm-env\[mujoco\]"'):
-        gym.make(env_id)
-
-
-def test_dm_control_segmentation_keeps_the_body():
-    pytest.importorskip("shimmy")
-    pytest.importorskip("dm_control")
-    clean = gym.make("rpgssm/cartpole-swingup-v0", size=48)
-    env = gym.make("rpgssm/cartpole-swingup-v0", size=48, distractor="noise")
-    a, info = clean.reset(seed=0)
-    b, _ = env.reset(seed=0)
-    wrapper = env
-    while not isinstance(wrapper, BackgroundDistractor):
-        wrapper = wrapper.env
-    mask = wrapper.last_foreground
-    assert 0 < mask.mean() < 1
-    np.testing.assert_array_equal(a[mask], b[mask])
-    assert info["state"].dtype == np.float32
 
 
 def test_package_import_stays_light():

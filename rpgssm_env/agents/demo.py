@@ -144,6 +144,7 @@ def run_demo(
     import torch
 
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")  # keep Ctrl-C / SIGTERM working
     os.environ.setdefault("MPLBACKEND", "Agg")
     from rpgssm_env.agents.core import evaluate_agent, evaluate_random, load_agent, train_agent
     from rpgssm_env.agents.pipeline import prepare_dataset, prepare_model

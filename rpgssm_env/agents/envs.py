@@ -94,6 +94,7 @@ class StateObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
 def _build(env_id: str, kind: str, env_kwargs: dict[str, Any]) -> gym.Env:
     """Runs in the worker: one env of the given kind (no model). Module-level, so it pickles."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")  # keep Ctrl-C / SIGTERM working
     import rpgssm_env  # noqa: F401  (registers the rpgssm/... ids in a fresh worker)
 
     if kind == "state" and env_id in BASE_IDS:

@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")  # keep Ctrl-C / SIGTERM working
     os.environ.setdefault("MPLBACKEND", "Agg")
     from rpgssm_env.agents.bench import run_benchmark
     from rpgssm_env.commands.train import parse_overrides

@@ -30,11 +30,15 @@ def _val(text: str) -> float | str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from rpgssm_env.training.presets import preset_names
+    from rpgssm_env.training.presets import PRESET_DOCS, preset_names
 
     parser.add_argument("data", help="training data set (.npz, rpgssm HDF5 file/folder, Minari)")
     parser.add_argument("--out", required=True, help="checkpoint file to write (e.g. runs/a.pt)")
-    parser.add_argument("--preset", choices=preset_names(), help="tuned settings for an env")
+    parser.add_argument(
+        "--preset",
+        choices=preset_names(),
+        help="tuned settings: " + "; ".join(f"{k}: {v}" for k, v in PRESET_DOCS.items()),
+    )
     parser.add_argument(
         "--val", type=_val, default=0.2,
         help="held-out fraction of DATA's episodes, or a held-out data set path (default 0.2)",
@@ -58,9 +62,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--A-init", dest="A_init", type=float, default=None)
     g.add_argument("--A-rho", dest="A_rho", type=float, default=None)
     g.add_argument("--A-freqs", dest="A_freqs", type=_floats, default=None, help="lo,hi rad/step")
-    g.add_argument("--beta", type=float, default=None)
+    g.add_argument("--beta", type=float, default=None, help="weight of the chain KL")
+    g.add_argument("--projection-eps", type=float, default=None, help="s_max(A) <= 1 - eps")
+    g.add_argument("--Q-init", dest="Q_init", type=float, default=None, help="general prior")
+    g.add_argument(
+        "--head-init-scale", type=float, default=None, help="factor on the head's initial weights"
+    )
     t = parser.add_argument_group("training")
     t.add_argument("--mode", choices=["em", "direct"], default=None)
+    t.add_argument("--em-warmup", type=int, default=None, help="EM steps before direct ones")
+    t.add_argument("--grad-clip", type=float, default=None)
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--window", type=int, default=None, help="frames per training window T")
     t.add_argument("--lr", type=float, default=None)
@@ -86,7 +97,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 _OPTIONS = (
     "latent_dim", "prior", "head", "channels", "strides", "hidden", "A_init_kind", "A_init",
     "A_rho", "A_freqs", "beta", "mode", "batch_size", "window", "lr", "lr_prior",
-    "lr_recognition", "lr_actions", "decay", "decay_every", "angles", "steps",
+    "lr_recognition", "lr_actions", "decay", "decay_every", "angles", "steps", "projection_eps",
+    "Q_init", "head_init_scale", "em_warmup", "grad_clip",
 )  # fmt: skip
 
 

@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")  # keep Ctrl-C / SIGTERM working
     os.environ.setdefault("MPLBACKEND", "Agg")
     from rpgssm_env.agents import train_agent
 

@@ -14,8 +14,26 @@ base env                           ``info["state"]`` (float32) and units
                                    first (rad), their rates (rad/s)
 ``MountainCarContinuous-v0``       ``(position, velocity)``: car position along the track
                                    (in [-1.2, 0.6]) and velocity
-dm_control tasks                   ``physics.get_state()``: ``(qpos, qvel[, act])``
+dm_control tasks                   ``(qpos, qvel)`` of the MuJoCo model (SI units: m, rad,
+                                   m/s, rad/s), joint by joint in model order; the names are
+                                   the joint names, then ``<joint>_dot`` (below)
 =================================  =========================================================
+
+The dm_control tasks, joint by joint (each state is ``qpos`` then ``qvel``, same order):
+
+* ``cartpole-swingup`` (4): ``slider`` (cart position along the rail, m, 0 = centre),
+  ``hinge_1`` (pole angle, rad, 0 = upright; about pi = hanging down at reset; not wrapped, so
+  it is continuous in time and counts full turns), then their rates.
+* ``walker-walk`` (18): ``rootz`` (torso height relative to the initial pose, m), ``rootx``
+  (horizontal position, m), ``rooty`` (torso pitch, rad), ``right_hip``, ``right_knee``,
+  ``right_ankle``, ``left_hip``, ``left_knee``, ``left_ankle`` (joint angles, rad), then their
+  rates.
+* ``cheetah-run`` (18): ``rootx`` (horizontal position, m), ``rootz`` (height, m), ``rooty``
+  (pitch, rad), ``bthigh``, ``bshin``, ``bfoot``, ``fthigh``, ``fshin``, ``ffoot`` (back and
+  front leg joint angles, rad), then their rates.
+
+The camera of walker and cheetah follows the body, so ``rootx`` (unbounded) is seen in the
+pixels only through the floor, which distractors replace: expect a probe not to recover it.
 """
 
 from __future__ import annotations
@@ -46,8 +64,25 @@ def raw_state(env: Any) -> np.ndarray:
 
 
 def dm_control_state(env: Any) -> np.ndarray:
-    """``physics.get_state()`` of a dm_control env wrapped by shimmy."""
-    return np.asarray(env.unwrapped._env.physics.get_state(), dtype=np.float32)
+    """``(qpos, qvel)`` of a dm_control env wrapped by shimmy (no activations or plugin state:
+    the supported tasks have none, and a probe target should be the mechanical state)."""
+    data = env.unwrapped._env.physics.data
+    return np.concatenate([data.qpos, data.qvel]).astype(np.float32)
+
+
+def dm_control_state_names(env: Any) -> tuple[str, ...]:
+    """Joint names (one per ``qpos`` entry), then ``<name>_dot`` (one per ``qvel`` entry), of a
+    dm_control env; joints with several coordinates (free, ball) get ``<name>_<i>``."""
+    model = env.unwrapped._env.physics.model
+    qpos: list[str] = []
+    qvel: list[str] = []
+    for j in range(int(model.njnt)):
+        name = model.id2name(j, "joint") or f"joint{j}"
+        kind = int(model.jnt_type[j])  # mjtJoint: 0 free, 1 ball, 2 slide, 3 hinge
+        npos, nvel = {0: (7, 6), 1: (4, 3)}.get(kind, (1, 1))
+        qpos += [name] if npos == 1 else [f"{name}_{i}" for i in range(npos)]
+        qvel += [f"{name}_dot"] if nvel == 1 else [f"{name}_dot_{i}" for i in range(nvel)]
+    return (*qpos, *qvel)
 
 
 STATE_NAMES: dict[str, tuple[str, ...]] = {
@@ -75,4 +110,7 @@ def state_fn_for(env: Any) -> StateFn | None:
 
 def state_names_for(env: Any) -> tuple[str, ...] | None:
     """Names of the state variables of ``env`` (``None`` when unknown)."""
-    return STATE_NAMES.get(type(env.unwrapped).__name__)
+    name = type(env.unwrapped).__name__
+    if name == "DmControlCompatibilityV0":
+        return dm_control_state_names(env)
+    return STATE_NAMES.get(name)

@@ -12,7 +12,6 @@ A mask function maps a frame ``(H, W, 3)`` uint8 to a boolean foreground mask ``
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -53,9 +52,15 @@ class SegmentationMask:
     Works with dm_control environments (through shimmy: ``env.unwrapped._env.physics``, or any
     object with a dm_control ``physics``) and Gymnasium MuJoCo envs (``env.unwrapped.model`` and
     ``.data``). Background = pixels where no object is hit (the skybox, segmentation id ``-1``)
-    and pixels of geoms named in ``background_geoms`` (or whose name starts with one of them).
+    and pixels of geoms named in ``background_geoms`` (or whose name starts with one of them):
+    ``floor`` (cartpole, walker), ``ground`` (cheetah). The floor's reflections of the body are
+    floor pixels, hence background; every other geom, site or tendon hit is the system.
 
-    Call :meth:`bind` with the env before use (the distractor wrapper does it).
+    The segmentation is rendered by the same camera at the same size as the frame, so the mask
+    is pixel-aligned with it (one extra, cheap render per step: no lighting, no textures).
+    Call :meth:`bind` with the env before use (the distractor wrapper does it). For Gymnasium
+    MuJoCo envs, set ``MUJOCO_GL`` (``egl`` or ``osmesa`` headless) before ``mujoco`` is first
+    imported: its ``Renderer`` keeps the OpenGL backend chosen then.
     """
 
     def __init__(
@@ -70,16 +75,19 @@ class SegmentationMask:
         self._data: Any = None
         self._renderer: Any = None
         self._bg_ids: np.ndarray = np.zeros(0, np.int32)
+        self._geom_type = 5  # mujoco.mjtObj.mjOBJ_GEOM, re-read in bind()
 
     def bind(self, env: Any) -> SegmentationMask:
         """Attach to the MuJoCo model of ``env`` (a Gymnasium env, possibly wrapped)."""
-        os.environ.setdefault("MUJOCO_GL", "egl")
+        from rpgssm_env.envs.dm_control import select_mujoco_gl
+
+        select_mujoco_gl()  # before mujoco's first import: it fixes the OpenGL backend
         import mujoco  # optional dependency: pip install "rpgssm-env[mujoco]"
 
         base = getattr(env, "unwrapped", env)
-        physics = getattr(getattr(base, "_env", None), "physics", None) or getattr(
-            base, "physics", None
-        )
+        physics = getattr(getattr(base, "_env", None), "physics", None)
+        if physics is None:
+            physics = getattr(base, "physics", None)
         if physics is not None:
             self._physics = physics
             model = physics.model.ptr
@@ -113,16 +121,40 @@ class SegmentationMask:
             height,
             width,
         ):
+            self.close()
             self._renderer = mujoco.Renderer(self._model, height, width)
             self._renderer.enable_segmentation_rendering()
         self._renderer.update_scene(self._data, camera=self.camera)
         return self._renderer.render()
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
-        seg = self.segmentation(frame.shape[0], frame.shape[1])
+    def foreground(self, segmentation: np.ndarray) -> np.ndarray:
+        """``(H, W)`` bool system mask of a ``(H, W, 2)`` segmentation (id, type) image."""
+        seg = np.asarray(segmentation)
         ids, types = seg[..., 0], seg[..., 1]
         background = (ids < 0) | ((types == self._geom_type) & np.isin(ids, self._bg_ids))
         return ~background
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        return self.foreground(self.segmentation(frame.shape[0], frame.shape[1]))
+
+    def close(self) -> None:
+        """Free the Gymnasium-MuJoCo renderer (dm_control's physics owns its own)."""
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.background_geoms, self.camera)
+
+    def __eq__(self, other: object) -> bool:
+        # by configuration, so a re-made env's spec (gym.make(env.spec)) equals the original's
+        return isinstance(other, SegmentationMask) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"SegmentationMask(background_geoms={self.background_geoms}, camera={self.camera!r})"
 
 
 def check_mask(mask: Any, shape: tuple[int, int], where: str = "mask function") -> np.ndarray:
