@@ -371,6 +371,14 @@ def pretrain(
     out: str | os.PathLike,
     *,
     preset: str | None = None,
+    latent_dim: int | None = None,
+    prior: str | None = None,
+    head: str | None = None,
+    mode: str | None = None,
+    batch_size: int | None = None,
+    window: int | None = None,
+    lr: float | None = None,
+    steps: int | None = None,
     val: float | str | os.PathLike | EpisodeSource | None = 0.2,
     minutes: float | None = None,
     device: str = "auto",
@@ -393,6 +401,11 @@ def pretrain(
         out: final checkpoint file (``.pt``); the best checkpoint, summary and plots go beside
             it (see :func:`output_paths`).
         preset: a name from :mod:`rpgssm_env.training.presets` (e.g. ``"pendulum24"``).
+        latent_dim: K. prior: ``"invariant"`` or ``"general"``. head: ``"diagonal"``,
+            ``"full"`` or ``"constant"``. mode: ``"em"`` or ``"direct"``.
+        batch_size: B sequences per batch. window: frames per training window (default the
+            shortest episode). lr: base learning rate. steps: training steps.
+            (``None``: the preset's value, else :data:`~rpgssm_env.training.presets.DEFAULTS`.)
         val: held-out fraction of ``data``'s episodes, or a held-out data set, or ``None``.
         minutes: wall-clock budget for training (evaluations included); ``None``: none.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
@@ -427,7 +440,11 @@ def pretrain(
     if threads is not None:
         torch.set_num_threads(int(threads))
     tune_malloc()
-    settings = resolve_settings(preset, **options)
+    explicit = {
+        "latent_dim": latent_dim, "prior": prior, "head": head, "mode": mode,
+        "batch_size": batch_size, "window": window, "lr": lr, "steps": steps,
+    }  # fmt: skip
+    settings = resolve_settings(preset, **explicit, **options)
     paths = output_paths(out)
     source = _open(data)
     train, held_out = split_source(source, val, seed)
@@ -439,7 +456,7 @@ def pretrain(
         angles = _default_angles(train) if has_states else ()
     settings["angles"] = tuple(int(a) for a in angles)
     window = settings["window"] or int(train.lengths().min())
-    settings["window"] = window
+    settings["window"] = int(window)
 
     torch.manual_seed(seed)
     model = build_model(train, settings)
