@@ -6,7 +6,7 @@ Prints one JSON line: milliseconds per call (median of repeats) of
 * the associative-scan smoother against the sequential one at T = 1000;
 * the free energy (B x B contrastive scores + chain KL) at the paper's B = 32, T = 100, K = 8.
 
-Usage: ``python benchmarks/bench_smoother.py [--device cpu|cuda] [--threads 2]``
+Usage: ``python benchmarks/bench_smoother.py [--device cpu|cuda] [--threads 1]``
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ Configurations: 24x24x1 frames, B=32, T=100, K=8, the paper's CNN, EM and direct
 (peak < 3 GB). Variants: the trunk under bfloat16 autocast (``trunk_autocast``) and the
 recognition run in activation-checkpointed chunks of 800 frames (``recognition_chunk``).
 
-    python benchmarks/bench_train_step.py [--steps 5] [--warmup 2] [--threads 2] [--only NAME]
+    python benchmarks/bench_train_step.py [--steps 5] [--warmup 2] [--threads 1] [--only NAME]
 """
 
 from __future__ import annotations

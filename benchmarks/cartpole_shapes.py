@@ -7,7 +7,7 @@ JSON line with held-out R^2 of (x, x_dot, theta, theta_dot), filtered and smooth
 
 Goal: filtered R^2 >= 0.9 for every state variable.
 
-    python benchmarks/cartpole_shapes.py [--minutes 15] [--threads 2] [--episodes 1000]
+    python benchmarks/cartpole_shapes.py [--minutes 15] [--threads 1] [--episodes 1000]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from _pretrain_common import DEFAULT_CACHE, cached_rollouts, figures
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=15.0)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1, help="1: see presets.py on threads")
     p.add_argument("--preset", default="cartpole64")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--episodes", type=int, default=1000)

@@ -9,7 +9,7 @@ and filtered posterior means, steps, wall time and threads.
 Goal: smoothed R^2 >= 0.95 (sin, cos) and >= 0.9 (omega); filtered omega >= 0.85; within
 15 minutes on 2 CPU cores.
 
-    python benchmarks/pendulum_paper.py [--minutes 15] [--threads 2] [--out runs/pendulum_paper]
+    python benchmarks/pendulum_paper.py [--minutes 15] [--threads 1] [--out runs/pendulum_paper]
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def paper_data(cache: Path, n_train: int, n_test: int, workers: int) -> tuple[Pa
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=15.0)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1, help="1: see presets.py on threads")
     p.add_argument("--preset", default="pendulum24")
     p.add_argument("--steps", type=int, default=None, help="override the preset's steps")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)

@@ -7,7 +7,7 @@ line with held-out R^2 of (sin theta, cos theta, omega), smoothed and filtered.
 
 Goal: smoothed R^2 >= 0.95 (sin, cos), >= 0.9 (omega); filtered omega >= 0.85.
 
-    python benchmarks/pendulum_video.py [--minutes 15] [--threads 2] [--episodes 500]
+    python benchmarks/pendulum_video.py [--minutes 15] [--threads 1] [--episodes 500]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from _pretrain_common import DEFAULT_CACHE, cached_rollouts, figures
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=15.0)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1, help="1: see presets.py on threads")
     p.add_argument("--preset", default="pendulum64")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--episodes", type=int, default=500)

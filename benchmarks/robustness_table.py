@@ -61,7 +61,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", type=Path, default=None, help="a pendulum24 model")
     p.add_argument("--minutes", type=float, default=15.0, help="training budget without one")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1, help="1: see presets.py on threads")
     p.add_argument("--episodes", type=int, default=100, help="held-out sequences per family")
     p.add_argument("--probe-train", type=int, default=300, help="training sequences for the probe")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)

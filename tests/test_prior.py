@@ -115,6 +115,7 @@ def test_general_parametrisation(q_param):
 
 
 def test_continuous_actions_chain():
+    torch.manual_seed(0)
     K, B, T, d = 3, 2, 6, 2
     prior = LinearGaussianPrior(
         K, action_kind="continuous", action_dim=d, action_mlp=(16,), action_matrix=True
