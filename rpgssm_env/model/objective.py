@@ -121,15 +121,32 @@ def chain_kl(
     cross_covs: Tensor,
     chain: PriorChain,
     mask: Tensor | None = None,
+    *,
+    filtered_covs: Tensor | None = None,
+    predicted_covs: Tensor | None = None,
 ) -> Tensor:
     """``KL(q(z_{1:T}) || p(z_{1:T}))`` between two Gaussian Markov chains (spec 4.3), in the
     K x K conditional form.
+
+    The entropy needs ``log|S_{t+1} - X_t S_t^{-1} X_t^T|``, the covariance of ``z_{t+1}`` given
+    ``z_t`` under q. Computed as written, that difference cancels catastrophically in float32
+    when the chain is nearly deterministic (``s_max(A)`` near 1, where ``Q = I - A A^T`` has
+    eigenvalues of about 2e-3), and the jitter it then needs biases the KL downwards by a few
+    hundredths of a nat per step, a bias that direct training exploits by pushing ``A`` to the
+    boundary. When q is the exact posterior of a Kalman smoother, pass its ``filtered_covs``
+    ``P_t`` and ``predicted_covs`` ``P-_t``: the same log-determinant then follows from
+    well-conditioned matrices only, by the determinant lemma applied to the smoother's backward
+    conditional ``Cov(z_t | z_{t+1}) = (P_t^{-1} + A_t^T Q^{-1} A_t)^{-1}``::
+
+        log|Cov(z_{t+1} | z_t)| = log|S_{t+1}| - log|S_t| + log|P_t| + log|Q| - log|P-_{t+1}|
 
     Args:
         means: (B, T, K), covs: (B, T, K, K), cross_covs: (B, T-1, K, K) = ``Cov_q(z_{t+1}, z_t)``.
         chain: the prior chain, broadcastable to B sequences.
         mask: (B, T) bool; pair terms are weighted by ``mask_t mask_{t+1}`` and the initial term
             by ``mask_1``.
+        filtered_covs: (B, T, K, K), the filter's ``P_t`` for q (optional, see above).
+        predicted_covs: (B, T, K, K), the filter's ``P-_t`` for q (optional, with the former).
 
     Returns:
         (B,) the KL of each sequence.
@@ -154,15 +171,30 @@ def chain_kl(
     b = chain.b.expand(B, T - 1, K)
     LQ = cholesky(chain.Q.expand(B, K, K)).unsqueeze(1)
     S_t, S_next, X = covs[:, :-1], covs[:, 1:], cross_covs
-    Lt = cholesky(S_t, jit)
-    W = torch.linalg.solve_triangular(Lt, X.mT, upper=False)  # L_t^{-1} X_t^T
-    cond = S_next - W.mT @ W
-    Lc = cholesky(cond, jit)
+    if (filtered_covs is None) != (predicted_covs is None):
+        raise ValueError("pass both filtered_covs and predicted_covs, or neither")
+    if filtered_covs is not None:
+        logdet_S = chol_logdet(cholesky(covs, jit))  # (B, T)
+        # The Q here is the one q was computed with: held fixed (no gradient) when q is (EM).
+        logdet_Q = chol_logdet(LQ)
+        if not filtered_covs.requires_grad:
+            logdet_Q = logdet_Q.detach()
+        logdet_cond = (
+            logdet_S[:, 1:]
+            - logdet_S[:, :-1]
+            + chol_logdet(cholesky(filtered_covs[:, :-1]))
+            + logdet_Q
+            - chol_logdet(cholesky(predicted_covs[:, 1:]))
+        )
+    else:
+        Lt = cholesky(S_t, jit)
+        W = torch.linalg.solve_triangular(Lt, X.mT, upper=False)  # L_t^{-1} X_t^T
+        logdet_cond = chol_logdet(cholesky(S_next - W.mT @ W, jit))
     r = means[:, 1:] - (A @ means[:, :-1].unsqueeze(-1)).squeeze(-1) - b
     AXt = A @ X.mT
     M = S_next - AXt - AXt.mT + A @ S_t @ A.mT + r.unsqueeze(-1) * r.unsqueeze(-2)
     trQ = torch.diagonal(torch.cholesky_solve(symmetrize(M), LQ), dim1=-2, dim2=-1).sum(-1)
-    kl_pairs = 0.5 * (trQ + chol_logdet(LQ) - chol_logdet(Lc) - K)
+    kl_pairs = 0.5 * (trQ + chol_logdet(LQ) - logdet_cond - K)
     if mask is not None:
         w = mask.to(kl_pairs.dtype)
         kl_first = kl_first * w[:, 0]
@@ -221,7 +253,15 @@ def free_energy_terms(
         A_qg_diag = torch.diagonal(A_qg, dim1=0, dim2=1).mT
         kl = -expected_stats_inner(means, covs, Lam_g, h_g) - A_q + A_qg_diag
         kl_qfs.append(torch.where(valid, kl, torch.zeros_like(kl)))
-    kl_qp = chain_kl(means, covs, posterior.cross_covs, chain, mask)
+    kl_qp = chain_kl(
+        means,
+        covs,
+        posterior.cross_covs,
+        chain,
+        mask,
+        filtered_covs=posterior.filtered_covs,
+        predicted_covs=posterior.predicted_covs,
+    )
     return FreeEnergyTerms(torch.stack(log_gammas), torch.stack(kl_qfs), kl_qp, valid)
 
 
