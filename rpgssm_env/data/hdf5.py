@@ -180,7 +180,48 @@ class HDF5EpisodeWriter:
             self.abort()
 
 
-class HDF5Episodes(EpisodeSource):
+class LazyHDF5Source(EpisodeSource):
+    """Base of the HDF5-backed sources: a read-only handle opened on first use and reopened after
+    a ``fork`` (h5py handles do not survive one), and per-episode lengths held in memory.
+
+    Subclasses set ``self.path`` and ``self._lengths`` ((N,) int64) in ``__init__`` after calling
+    :meth:`_init_handle`.
+    """
+
+    path: Path
+    _lengths: np.ndarray
+
+    def _init_handle(self) -> None:
+        self._pid = -1
+        self._file: h5py.File | None = None
+
+    def _handle(self) -> h5py.File:
+        if self._file is None or self._pid != os.getpid():
+            self._file = h5py.File(self.path, "r")
+            self._pid = os.getpid()
+        return self._file
+
+    def __len__(self) -> int:
+        return len(self._lengths)
+
+    def episode_length(self, index: int) -> int:
+        return int(self._lengths[index])
+
+    def lengths(self) -> np.ndarray:
+        return self._lengths.copy()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_file"] = None
+        return state
+
+
+class HDF5Episodes(LazyHDF5Source):
     """Lazy :class:`EpisodeSource` over a file written by :class:`HDF5EpisodeWriter`.
 
     The file stays open (read-only) until :meth:`close`; :meth:`read` decompresses only the
@@ -192,8 +233,7 @@ class HDF5Episodes(EpisodeSource):
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"HDF5 data set not found: {self.path}")
-        self._pid = -1
-        self._file: h5py.File | None = None
+        self._init_handle()
         f = self._handle()
         if f.attrs.get("format") != FORMAT:
             raise ValueError(
@@ -206,21 +246,6 @@ class HDF5Episodes(EpisodeSource):
         self._lengths = np.array(
             [int(f["episodes"][n].attrs["length"]) for n in self._names], dtype=np.int64
         )
-
-    def _handle(self) -> h5py.File:
-        if self._file is None or self._pid != os.getpid():
-            self._file = h5py.File(self.path, "r")
-            self._pid = os.getpid()
-        return self._file
-
-    def __len__(self) -> int:
-        return len(self._names)
-
-    def episode_length(self, index: int) -> int:
-        return int(self._lengths[index])
-
-    def lengths(self) -> np.ndarray:
-        return self._lengths.copy()
 
     def _group(self, index: int) -> h5py.Group:
         return self._handle()["episodes"][self._names[index]]
@@ -241,13 +266,3 @@ class HDF5Episodes(EpisodeSource):
         """Every array of episode ``index`` (``obs``, ``actions``, ``rewards``, ...)."""
         g = self._group(index)
         return {k: g[k][()] for k in g}
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_file"] = None
-        return state

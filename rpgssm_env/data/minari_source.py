@@ -14,10 +14,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
-from rpgssm_env.data.base import DataSpec, EpisodeSource, Segment
+from rpgssm_env.data.base import DataSpec, Segment
+from rpgssm_env.data.hdf5 import LazyHDF5Source
 
 __all__ = ["MinariEpisodes", "find_minari_file", "is_minari_dataset"]
 
@@ -40,7 +40,7 @@ def _minari_root() -> Path:
     return Path(os.environ.get("MINARI_DATASETS_PATH", Path.home() / ".minari" / "datasets"))
 
 
-class MinariEpisodes(EpisodeSource):
+class MinariEpisodes(LazyHDF5Source):
     """Episodes of a Minari dataset (HDF5 backend), read lazily.
 
     Args:
@@ -56,8 +56,7 @@ class MinariEpisodes(EpisodeSource):
         if file is None:
             raise FileNotFoundError(f"no Minari dataset (data/main_data.hdf5) at {path}")
         self.path = file
-        self._pid = -1
-        self._file: h5py.File | None = None
+        self._init_handle()
         f = self._handle()
         names = [k for k in f if k.startswith("episode_")]
         self._names = sorted(names, key=lambda k: int(k.split("_")[1]))
@@ -95,21 +94,6 @@ class MinariEpisodes(EpisodeSource):
             metadata=self.metadata,
         )
 
-    def _handle(self) -> h5py.File:
-        if self._file is None or self._pid != os.getpid():
-            self._file = h5py.File(self.path, "r")
-            self._pid = os.getpid()
-        return self._file
-
-    def __len__(self) -> int:
-        return len(self._names)
-
-    def episode_length(self, index: int) -> int:
-        return int(self._lengths[index])
-
-    def lengths(self) -> np.ndarray:
-        return self._lengths.copy()
-
     def read(self, index: int, start: int = 0, stop: int | None = None) -> Segment:
         g = self._handle()[self._names[index]]
         n = self.episode_length(index)
@@ -127,13 +111,3 @@ class MinariEpisodes(EpisodeSource):
             episode=index,
             start=start,
         )
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_file"] = None
-        return state
