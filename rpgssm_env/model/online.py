@@ -50,7 +50,7 @@ import torch
 from torch import Tensor
 
 from rpgssm_env.model.inference import PriorChain, filter_predict, filter_update
-from rpgssm_env.model.rpgssm import RPGSSM, RPGSSMConfig, resolve_device
+from rpgssm_env.model.rpgssm import RPGSSM, RPGSSMConfig, check_actions, resolve_device
 
 __all__ = [
     "FEATURES",
@@ -369,31 +369,13 @@ class RPGSSMFilter:
             if a.ndim == 1 and d == 1 and a.shape[0] == n:
                 a = a[:, None]
             if self.validate:
-                if tuple(a.shape) != (n, d):
-                    raise ValueError(
-                        f"continuous actions must have shape (N, A) = ({n}, {d}), "
-                        f"got {tuple(a.shape)}"
-                    )
-                if not a.is_floating_point():
-                    raise ValueError(f"continuous actions must be float, got dtype {a.dtype}")
-                if not bool(torch.isfinite(a).all()):
-                    raise ValueError("actions contain NaN or inf values; expected finite values")
+                check_actions(a, kind, (n, d), "(N, A)", None)
             return a.to(self.device, self.dtype)
         num = int(self.config.num_actions)
         if a.ndim == 2 and a.shape[1] == 1:
             a = a[:, 0]
         if self.validate:
-            if tuple(a.shape) != (n,):
-                raise ValueError(
-                    f"discrete actions must have shape (N,) = ({n},), got {tuple(a.shape)}"
-                )
-            if a.is_floating_point() or a.dtype == torch.bool or a.is_complex():
-                raise ValueError(f"discrete actions must be integers, got dtype {a.dtype}")
-            if n and (int(a.min()) < 0 or int(a.max()) >= num):
-                raise ValueError(
-                    f"discrete actions must be in [0, {num}), got values in "
-                    f"[{int(a.min())}, {int(a.max())}]"
-                )
+            check_actions(a, kind, (n,), "(N,)", num)
         return a.to(self.device, torch.int64)
 
     def _indices(self, indices: Indices) -> np.ndarray:

@@ -222,6 +222,37 @@ class RPGSSMConfig:
         return cls(**d)
 
 
+def check_actions(
+    a: Tensor, kind: str, shape: tuple[int, ...], shape_name: str, num_actions: int | None
+) -> None:
+    """Raise a ValueError naming what was expected unless ``a`` is a valid batch of actions.
+
+    Args:
+        a: the actions. kind: ``"continuous"`` (finite floats) or ``"discrete"`` (integers in
+            ``[0, num_actions)``).
+        shape: the expected shape; shape_name: its symbolic name for the message, e.g.
+            ``"(B, T-1, A)"``.
+        num_actions: the number of discrete actions.
+    """
+    if tuple(a.shape) != shape:
+        raise ValueError(
+            f"{kind} actions must have shape {shape_name} = {shape}, got {tuple(a.shape)}"
+        )
+    if kind == "continuous":
+        if not a.is_floating_point():
+            raise ValueError(f"continuous actions must be float, got dtype {a.dtype}")
+        if not bool(torch.isfinite(a).all()):
+            raise ValueError("actions contain NaN or inf values; expected finite values")
+        return
+    if a.is_floating_point() or a.dtype == torch.bool or a.is_complex():
+        raise ValueError(f"discrete actions must be integers, got dtype {a.dtype}")
+    if a.numel() and (int(a.min()) < 0 or int(a.max()) >= num_actions):
+        raise ValueError(
+            f"discrete actions must be in [0, {num_actions}), got values in [{int(a.min())}, "
+            f"{int(a.max())}]"
+        )
+
+
 class RPGSSM(nn.Module):
     """Recognition-parametrised Gaussian state space model.
 
@@ -421,30 +452,12 @@ class RPGSSM(nn.Module):
             d = self.config.action_dim
             if a.ndim == 2 and d == 1:
                 a = a.unsqueeze(-1)
-            if tuple(a.shape) != (B, T - 1, d):
-                raise ValueError(
-                    f"continuous actions must have shape (B, T-1, A) = ({B}, {T - 1}, {d}), "
-                    f"got {tuple(a.shape)}"
-                )
-            if not a.is_floating_point():
-                raise ValueError(f"continuous actions must be float, got dtype {a.dtype}")
-            if not bool(torch.isfinite(a).all()):
-                raise ValueError("actions contain NaN or inf values; expected finite values")
+            check_actions(a, kind, (B, T - 1, d), "(B, T-1, A)", None)
             return a.to(self.device, self.dtype)
         n = self.config.num_actions
         if a.ndim == 3 and a.shape[-1] == 1:
             a = a.squeeze(-1)
-        if tuple(a.shape) != (B, T - 1):
-            raise ValueError(
-                f"discrete actions must have shape (B, T-1) = ({B}, {T - 1}), got {tuple(a.shape)}"
-            )
-        if a.is_floating_point() or a.dtype == torch.bool:
-            raise ValueError(f"discrete actions must be integers, got dtype {a.dtype}")
-        if a.numel() and (int(a.min()) < 0 or int(a.max()) >= n):
-            raise ValueError(
-                f"discrete actions must be in [0, {n}), got values in [{int(a.min())}, "
-                f"{int(a.max())}]"
-            )
+        check_actions(a, kind, (B, T - 1), "(B, T-1)", n)
         return a.to(self.device, torch.int64)
 
     # -- model -----------------------------------------------------------------------------
