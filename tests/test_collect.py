@@ -13,7 +13,7 @@ from rpgssm_env.cli import main
 from rpgssm_env.data.hdf5 import HDF5Episodes, HDF5EpisodeWriter
 from rpgssm_env.data.io import open_dataset
 from rpgssm_env.data.minari_source import MinariEpisodes
-from rpgssm_env.envs.collect import load_policy, rollout_episode, write_dataset
+from rpgssm_env.envs.collect import iter_episodes, load_policy, rollout_episode, write_dataset
 
 ENV_KWARGS = {"size": 24, "distractor": "shapes"}
 
@@ -247,3 +247,9 @@ def test_paper_dataset(tmp_path):
     assert len(src) == 2
     np.testing.assert_array_equal(src.read(1).obs, obs[1])
     assert json.dumps(src.spec.obs_shape)
+
+
+def test_worker_start_up_failure_raises_instead_of_hanging():
+    # a multiprocessing Pool would respawn the failing workers forever
+    with pytest.raises(RuntimeError, match=r"rollout worker process .* died"):
+        list(iter_episodes("rpgssm/NoSuchEnv-v0", 3, workers=2))

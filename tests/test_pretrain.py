@@ -107,7 +107,8 @@ def test_best_checkpoint_has_lowest_held_out_loss(lgssm_run):
 
 def test_resume_continues_the_run(tmp_path):
     train, val = _lgssm_npz(tmp_path, n_train=40, n_val=12, T=20)
-    opts = {**LGSSM_OPTS, "batch_size": 8, "window": 10}
+    # a beta ramp over the resume point: the schedule follows the step count
+    opts = {**LGSSM_OPTS, "batch_size": 8, "window": 10, "beta_final": 1.0, "beta_ramp": (2, 8)}
     out = tmp_path / "r" / "m.pt"
     first = pretrain(train, out, val=val, steps=6, probe_every=3, progress=False,
                      plots=False, **opts)  # fmt: skip
@@ -123,6 +124,7 @@ def test_resume_continues_the_run(tmp_path):
     straight = tmp_path / "s" / "m.pt"
     pretrain(train, straight, val=val, steps=10, probe_every=3, progress=False, plots=False,
              **opts)  # fmt: skip
+    assert RPGSSM.load(out).config.beta == 1.0  # the model keeps the final weight
     a = read_checkpoint(out)["model"]
     b = read_checkpoint(straight)["model"]
     for k in a:

@@ -11,7 +11,7 @@ import torch
 from rpgssm_env import RPGSSM, EMTrainer, RPGSSMConfig
 from rpgssm_env.data.arrays import ArrayEpisodes
 from rpgssm_env.data.windows import WindowBatcher
-from rpgssm_env.training.trainer import NonFiniteStepWarning
+from rpgssm_env.training.trainer import NonFiniteStepWarning, linear_beta
 
 torch.set_num_threads(1)
 
@@ -176,3 +176,20 @@ def test_bad_arguments():
         _trainer(_model(), checkpoint_every=5)
     with pytest.raises(ValueError, match="episodes"):
         _trainer(_model(), batch_size=50)
+
+
+def test_linear_beta_schedule_weights_each_step():
+    schedule = linear_beta(0.5, 1.0, 2, 6)
+    assert [schedule(s) for s in (0, 2, 4, 6, 9)] == [0.5, 0.5, 0.75, 1.0, 1.0]
+    hist = _trainer(_model(), beta=schedule, steps=8, mode="direct").fit()
+    # loss = -log_gamma + kl_qf + beta kl_qp: recover the beta each step used
+    used = [
+        (loss + lg - qf) / qp
+        for loss, lg, qf, qp in zip(
+            hist["loss"], hist["log_gamma"], hist["kl_qf"], hist["kl_qp"], strict=True
+        )
+    ]
+    expected = [schedule(s - 1) for s in hist["step"]]
+    np.testing.assert_allclose(used, expected, rtol=1e-4)
+    with pytest.raises(ValueError, match="first <= last"):
+        linear_beta(0.5, 1.0, 5, 2)

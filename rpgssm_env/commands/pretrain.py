@@ -63,6 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--A-rho", dest="A_rho", type=float, default=None)
     g.add_argument("--A-freqs", dest="A_freqs", type=_floats, default=None, help="lo,hi rad/step")
     g.add_argument("--beta", type=float, default=None, help="weight of the chain KL")
+    g.add_argument("--beta-final", type=float, default=None, help="ramp beta to this value")
+    g.add_argument("--beta-ramp", type=_ints, default=None, help="first,last step of the beta ramp")
     g.add_argument("--projection-eps", type=float, default=None, help="s_max(A) <= 1 - eps")
     g.add_argument("--Q-init", dest="Q_init", type=float, default=None, help="general prior")
     g.add_argument(
@@ -98,7 +100,7 @@ _OPTIONS = (
     "latent_dim", "prior", "head", "channels", "strides", "hidden", "A_init_kind", "A_init",
     "A_rho", "A_freqs", "beta", "mode", "batch_size", "window", "lr", "lr_prior",
     "lr_recognition", "lr_actions", "decay", "decay_every", "angles", "steps", "projection_eps",
-    "Q_init", "head_init_scale", "em_warmup", "grad_clip",
+    "Q_init", "head_init_scale", "em_warmup", "grad_clip", "beta_final", "beta_ramp",
 )  # fmt: skip
 
 

@@ -8,7 +8,7 @@ Policies: ``"random"`` (uniform from the action space), ``"zero"`` (zero/first a
 to a Stable-Baselines3 ``.zip`` (any algorithm: the policy network is loaded from the archive
 and run deterministically on the worker's CPU with one thread).
 
-Workers are processes of a ``spawn`` pool (no fork: safe with OpenGL contexts and PyTorch
+Workers are processes of a ``spawn`` process pool (no fork: safe with OpenGL contexts and PyTorch
 threads); each builds its env once and runs whole episodes, which are streamed back in order and
 written by the parent.
 """
@@ -20,6 +20,8 @@ import multiprocessing as mp
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -195,13 +197,24 @@ def iter_episodes(
         finally:
             _WORKER.pop("env").close()
         return
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(
-        processes=min(workers, n_episodes),
+    # an executor, not a multiprocessing Pool: a Pool silently respawns workers whose start-up
+    # fails (a bad env id, a script without a main guard) and then waits forever
+    executor = ProcessPoolExecutor(
+        max_workers=min(workers, n_episodes),
+        mp_context=mp.get_context("spawn"),
         initializer=_init_worker,
         initargs=(env_id, env_kwargs, policy, max_steps),
-    ) as pool:
-        yield from pool.imap(_worker_episode, seeds)
+    )
+    try:
+        yield from executor.map(_worker_episode, seeds)
+    except BrokenProcessPool as exc:
+        raise RuntimeError(
+            f"a rollout worker process for {env_id!r} died (see its traceback above). Common "
+            "causes: the env cannot be made with these kwargs, or the calling script lacks an "
+            "`if __name__ == '__main__':` guard (workers are spawned and re-import it)."
+        ) from exc
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def write_dataset(

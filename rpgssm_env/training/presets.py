@@ -9,7 +9,9 @@ Keys (all optional):
 * model: ``latent_dim``, ``prior`` (``"invariant"``/``"general"``), ``head``, ``channels``,
   ``strides`` (conv trunk), ``hidden`` (MLP trunk), ``A_param``, ``Q_param``, ``Q_init``,
   ``projection``, ``projection_eps``, ``action_mlp``, ``beta``, ``head_init_scale`` (factor on
-  the recognition head's initial weights);
+  the recognition head's initial weights); ``beta_final`` and ``beta_ramp = (first, last)``:
+  the chain-KL weight goes linearly from ``beta`` at step ``first`` to ``beta_final`` at step
+  ``last`` (the model's ``config.beta`` is then ``beta_final``);
 * transition initialisation: ``A_init`` (``A_0 = A_init I``) or ``A_init_kind="rotation"``
   (2x2 blocks ``A_rho R(f_i)``, frequencies ``f_i`` spread over ``A_freqs`` rad/step);
 * training: ``mode`` (``"em"``/``"direct"``), ``em_warmup`` (EM steps before direct ones),
@@ -112,6 +114,8 @@ DEFAULTS: dict[str, Any] = {
     "projection_eps": 1e-3,
     "action_mlp": (),
     "beta": 1.0,
+    "beta_final": None,
+    "beta_ramp": (0, 0),
     "A_init": 0.5,
     "head_init_scale": 1.0,
     "A_init_kind": "identity",

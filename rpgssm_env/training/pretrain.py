@@ -31,7 +31,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from rpgssm_env.model.rpgssm import RPGSSM, RPGSSMConfig, resolve_device
 from rpgssm_env.training.checkpoint import read_checkpoint, save_checkpoint
 from rpgssm_env.training.presets import DEFAULTS, get_preset
 from rpgssm_env.training.probe import angle_to_sincos, encode_source, probe_r2
+from rpgssm_env.training.trainer import EMTrainer, linear_beta
 
 __all__ = [
     "EpisodeSubset",
@@ -217,10 +218,20 @@ def resolve_settings(preset: str | None = None, **overrides: Any) -> dict[str, A
     return settings
 
 
+def beta_schedule(settings: dict[str, Any]) -> float | Callable[[int], float]:
+    """The trainer's chain-KL weight: ``settings["beta"]``, or a linear ramp to ``beta_final``."""
+    if settings.get("beta_final") is None:
+        return float(settings["beta"])
+    first, last = (int(x) for x in settings["beta_ramp"])
+    return linear_beta(settings["beta"], settings["beta_final"], first, last)
+
+
 def build_model(source: EpisodeSource, settings: dict[str, Any]) -> RPGSSM:
     """An :class:`RPGSSM` for ``source``'s observations and actions, from ``settings``."""
     spec = source.spec
     kw = {k: settings[k] for k in _MODEL_KEYS}
+    if settings.get("beta_final") is not None:
+        kw["beta"] = settings["beta_final"]
     if kw["channels"] is None:
         kw.pop("channels")
         kw.pop("strides")
@@ -434,7 +445,6 @@ def pretrain(
         R^2 of the best checkpoint), ``settings``, ``paths``, ``history`` of evaluations.
     """
     from rpgssm_env.model.online import tune_malloc
-    from rpgssm_env.training.trainer import EMTrainer
 
     t_start = time.monotonic()
     if threads is not None:
@@ -471,7 +481,7 @@ def pretrain(
         batch_size=int(settings["batch_size"]),
         window=window,
         decay_every=settings["decay_every"] or None,
-        beta=settings["beta"],
+        beta=beta_schedule(settings),
         device=device,
         seed=seed,
         log_dir=log_dir,

@@ -18,6 +18,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import Any
 
 import torch
@@ -28,7 +29,7 @@ from rpgssm_env.data.windows import WindowBatcher
 from rpgssm_env.model.rpgssm import RPGSSM, resolve_device
 from rpgssm_env.training.checkpoint import load_checkpoint, save_checkpoint
 
-__all__ = ["EMTrainer", "NonFiniteStepWarning"]
+__all__ = ["EMTrainer", "NonFiniteStepWarning", "linear_beta"]
 
 Batch = dict[str, Any]
 EvalFn = Callable[[RPGSSM, int], dict[str, float]]
@@ -36,6 +37,22 @@ EvalFn = Callable[[RPGSSM, int], dict[str, float]]
 
 class NonFiniteStepWarning(RuntimeWarning):
     """A training step was skipped because its batch, loss or gradients were not finite."""
+
+
+def linear_beta(start: float, end: float, first: int, last: int) -> Callable[[int], float]:
+    """A chain-KL weight schedule: ``start`` until step ``first``, then linear to ``end`` at step
+    ``last``, then ``end``. Picklable (a ``functools.partial``)."""
+    if last < first:
+        raise ValueError(f"linear_beta needs first <= last, got {first} > {last}")
+    return partial(_linear, float(start), float(end), int(first), int(last))
+
+
+def _linear(start: float, end: float, first: int, last: int, step: int) -> float:
+    if step <= first:
+        return start
+    if step >= last:
+        return end
+    return start + (end - start) * (step - first) / (last - first)
 
 
 class EMTrainer:
@@ -56,7 +73,8 @@ class EMTrainer:
         window: frames per window (only for an episode source; default its shortest episode).
         grad_clip: clip the global gradient norm to this value (``None``: no clipping).
         mode: ``"em"`` or ``"direct"`` (default ``model.config.mode``).
-        beta: weight of the chain KL (default ``model.config.beta``).
+        beta: weight of the chain KL (default ``model.config.beta``), or a schedule: a callable
+            ``step -> beta`` (e.g. :func:`linear_beta`).
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ...
         seed: seeds torch and the batcher (repeatable CPU runs).
         log_dir: TensorBoard scalars go there (``None``: no TensorBoard).
@@ -86,7 +104,7 @@ class EMTrainer:
         window: int | None = None,
         grad_clip: float | None = 10.0,
         mode: str | None = None,
-        beta: float | None = None,
+        beta: float | Callable[[int], float] | None = None,
         device: str | torch.device = "auto",
         seed: int = 0,
         log_dir: str | os.PathLike | None = None,
@@ -186,6 +204,10 @@ class EMTrainer:
             self._iterator = self._batches()
         return next(self._iterator)
 
+    def current_beta(self) -> float | None:
+        """The chain-KL weight of the next step (``None``: the model's ``config.beta``)."""
+        return self.beta(self.step) if callable(self.beta) else self.beta
+
     # -- guard -----------------------------------------------------------------------------
     def _params(self) -> list[torch.nn.Parameter]:
         return [p for group in self.optimizer.param_groups for p in group["params"]]
@@ -238,7 +260,7 @@ class EMTrainer:
                 batch.get("actions"),
                 batch.get("mask"),
                 mode=self.mode,
-                beta=self.beta,
+                beta=self.current_beta(),
             )
             if not torch.isfinite(fe.loss):
                 self._skip(f"the loss is {float(fe.loss.detach())}")
@@ -336,6 +358,8 @@ class EMTrainer:
                 self._writer.add_scalar(f"train/{key}", value, self.step)
             self._writer.add_scalar("train/lr", lr, self.step)
             self._writer.add_scalar("train/s_max_A", s_max, self.step)
+            if callable(self.beta):
+                self._writer.add_scalar("train/beta", self.current_beta(), self.step)
             self._writer.add_scalar("train/step_time_s", elapsed, self.step)
 
     def evaluate(self) -> dict[str, float]:
