@@ -44,6 +44,8 @@ class DemoSettings:
     max_steps: int | None = None
     pretrain_minutes: float = 5.0
     pretrain_options: dict[str, Any] = field(default_factory=dict)
+    #: background schedule of the pretraining rollouts (see ``pipeline.PRETRAIN_DISTRACTOR_MODE``)
+    pretrain_distractor_mode: str | None = "step"
     preset: str = "pendulum64"
     algo: str = "SAC"
     steps: int = 20_000
@@ -167,7 +169,8 @@ def run_demo(
     stages.start(
         "collect",
         f"collect {s.episodes} random-policy episodes ({s.size}x{s.size} "
-        f"colour, {s.distractor} background)",
+        f"colour, {s.distractor} background"
+        + (f", {s.pretrain_distractor_mode!r} mode)" if s.pretrain_distractor_mode else ")"),
     )
     data_path = out / "data" / "episodes.h5"
     before = data_path.stat().st_mtime if data_path.is_file() else None
@@ -176,6 +179,7 @@ def run_demo(
         s.env_id,
         s.episodes,
         distractor=s.distractor,
+        distractor_mode=s.pretrain_distractor_mode,
         env_kwargs=env_kwargs,
         seed=s.seed,
         workers=s.workers,
