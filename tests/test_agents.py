@@ -82,13 +82,13 @@ def test_hyperparams_table():
 
 
 @pytest.mark.parametrize(
-    ("env_id", "algo", "ckpt", "hp"),
+    ("env_id", "algo", "ckpt", "hp", "stack"),
     [
-        (PENDULUM, "SAC", "pendulum_ckpt", {"learning_starts": 50, "batch_size": 32}),
-        (CARTPOLE, "PPO", "cartpole_ckpt", {"n_steps": 64, "batch_size": 32, "n_epochs": 2}),
+        (PENDULUM, "SAC", "pendulum_ckpt", {"learning_starts": 50, "batch_size": 32}, 2),
+        (CARTPOLE, "PPO", "cartpole_ckpt", {"n_steps": 64, "batch_size": 32, "n_epochs": 2}, 1),
     ],
 )
-def test_latent_agent_save_load_identical_actions(tmp_path, request, env_id, algo, ckpt, hp):
+def test_latent_agent_save_load_identical_actions(tmp_path, request, env_id, algo, ckpt, hp, stack):
     ckpt_path = request.getfixturevalue(ckpt)
     out = tmp_path / "run"
     run = train_agent(
@@ -105,9 +105,12 @@ def test_latent_agent_save_load_identical_actions(tmp_path, request, env_id, alg
         eval_episodes=1,
         env_kwargs={"size": SIZE},
         vec="dummy",
+        latent_stack=stack,
         progress=False,
     )
     try:
+        K = run.env.filter.model.config.latent_dim
+        assert run.env.observation_space.shape == (stack * K,)  # features="mean", stacked
         assert run.evaluations
         assert np.isfinite(run.evaluations[-1]["mean"])
         for name in ("agent.zip", "filter.pkl", "config.json", "evaluations.json"):
@@ -122,6 +125,7 @@ def test_latent_agent_save_load_identical_actions(tmp_path, request, env_id, alg
             seed=7,
             env_kwargs={"size": SIZE},
             vec="dummy",
+            latent_stack=stack,
         )
         feats_a, acts_a = _rollout_actions(run.model, ref_env, 40)
         ref_env.close()
@@ -149,6 +153,7 @@ def test_latent_agent_save_load_identical_actions(tmp_path, request, env_id, alg
         eval_episodes=1,
         env_kwargs={"size": SIZE},
         vec="dummy",
+        latent_stack=stack,
         progress=False,
     )
     assert again.resumed

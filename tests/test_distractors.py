@@ -226,3 +226,22 @@ def test_user_mask_function_and_grayscale():
 def test_wrapper_rejects_non_frame_observations():
     with pytest.raises(ValueError, match="uint8 frame"):
         BackgroundDistractor(gym.make("Pendulum-v1"), "noise")
+
+
+@pytest.mark.parametrize(("mode", "changes"), [("step", True), ("video", False), ("fixed", False)])
+def test_shapes_base_colour_follows_the_mode(mode, changes):
+    # in "step" mode nothing of the background may persist through an episode (a kept colour
+    # identifies the episode to the contrastive objective)
+    from rpgssm_env.wrappers.distractors.procedural import ShapesSource
+
+    src = ShapesSource()
+    src.mode = mode  # as ``distractor_mode=`` sets it, after construction
+    rng = np.random.default_rng(0)
+    frames = [src.reset(rng, (32, 32))] + [src.step(rng) for _ in range(4)]
+
+    def base_colour(frame):
+        colours, counts = np.unique(frame.reshape(-1, 3), axis=0, return_counts=True)
+        return tuple(colours[counts.argmax()])
+
+    distinct = {base_colour(f) for f in frames}
+    assert (len(distinct) == len(frames)) if changes else (len(distinct) == 1)

@@ -159,3 +159,28 @@ def test_package_import_stays_light():
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_crop_keeps_a_box_of_the_render():
+    import cv2
+
+    base = gym.make("CartPole-v1", render_mode="rgb_array")
+    env = pixel_wrappers(base, size=(32, 48), crop=(0.4, 0.85, 0.0, 1.0))
+    assert env.observation_space.shape == (32, 48, 3)
+    obs, _ = env.reset(seed=3)
+    full = base.render()  # 400 x 600: rows 160..340 kept
+    expected = cv2.resize(full[160:340], (48, 32), interpolation=cv2.INTER_AREA)
+    assert np.abs(obs.astype(int) - expected.astype(int)).max() <= 1
+    for bad in [(0.5, 0.4, 0, 1), (0, 1, -0.1, 1), (0, 1.2, 0, 1)]:
+        with pytest.raises(ValueError, match="crop must be"):
+            pixel_wrappers(gym.make("CartPole-v1", render_mode="rgb_array"), crop=bad)
+
+
+def test_cartpole_id_keeps_the_track_band():
+    # without the crop the 10 px pole of the 600x400 render is a fraction of a pixel at 64x64
+    env = gym.make("rpgssm/CartPole-v0", size=64)
+    obs, _ = env.reset(seed=0)
+    dark = (obs.astype(int).sum(axis=2) < 600).sum(axis=1)  # non-white pixels per row
+    # the pole and cart span rows 172..314 of 400: 23 of 64 rows uncropped, ~50 in the band
+    assert (dark > 0).sum() >= 40
+    env.close()

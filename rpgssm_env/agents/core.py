@@ -286,6 +286,7 @@ def train_agent(
     vec: str = "auto",
     features: str = "mean",
     frame_stack: int = 3,
+    latent_stack: int = 1,
     online_em: bool | dict[str, Any] = False,
     checkpoint_every: int | None = None,
     tensorboard: bool = True,
@@ -317,6 +318,8 @@ def train_agent(
         vec: ``"auto"`` (subprocesses when ``n_envs > 1``), ``"subproc"`` or ``"dummy"``.
         features: the filter's features (``"mean"``, ``"mean+std"``, ``"mean+cov"``).
         frame_stack: stacked frames for ``obs="pixels"``.
+        latent_stack: for ``obs="latent"``, the last ``latent_stack`` filter outputs stacked (1:
+            the belief alone; 2-3 give the policy the recent motion of the latents directly).
         online_em: ``True`` or a dict of :class:`~rpgssm_env.agents.online_em.OnlineEMCallback`
             options (``every_n_steps``, ``steps_per_update``, ``max_seconds``, ``window``,
             ``batch_size``, ``lr``): fine-tune the filter on the agent's rollouts
@@ -375,6 +378,7 @@ def train_agent(
         "env_kwargs": dict(env_kwargs or {}),
         "features": features,
         "frame_stack": frame_stack,
+        "latent_stack": latent_stack,
         "online_em": em_opts,
     }
     out_path = Path(out) if out is not None else None
@@ -395,6 +399,7 @@ def train_agent(
         "device": device,
         "features": features,
         "frame_stack": frame_stack,
+        "latent_stack": latent_stack,
     }
     env = make_agent_env(
         env_id,
@@ -494,6 +499,7 @@ def _same_config(saved: dict[str, Any], config: dict[str, Any]) -> bool:
         "env_kwargs",
         "features",
         "frame_stack",
+        "latent_stack",
         "online_em",
     )
     now = _jsonable(config)
@@ -574,6 +580,7 @@ def load_agent(
         device=device,
         features=config.get("features", "mean"),
         frame_stack=config.get("frame_stack", 3),
+        latent_stack=config.get("latent_stack", 1),
         filter_path=(path / filter_file) if obs == "latent" else None,
     )
     try:

@@ -254,6 +254,7 @@ def make_agent_env(
     device: str = "auto",
     features: str = "mean",
     frame_stack: int = 3,
+    latent_stack: int = 1,
     training: bool = False,
     buffer_size: int = 2000,
     filter_path: str | os.PathLike | None = None,
@@ -273,6 +274,9 @@ def make_agent_env(
         device: the filter's device.
         features: the filter's features (``"mean"``, ``"mean+std"``, ``"mean+cov"``).
         frame_stack: frames stacked for ``obs="pixels"``.
+        latent_stack: for ``obs="latent"``, the last ``latent_stack`` filter outputs side by side
+            (``VecFrameStack`` over the latent wrapper): ``(latent_stack * F,)`` observations.
+            1 (default): the belief alone.
         training: the latent wrapper's ``training`` flag (record rollouts for online EM).
         buffer_size: frames kept per env by the online-EM recorder.
         filter_path: for ``obs="latent"``, a saved wrapper (``VecLatentObservation.save``) to
@@ -306,6 +310,8 @@ def make_agent_env(
             wrapper.recorder = StateRolloutRecorder(buffer_size, tap)
             wrapper.buffer_size = int(buffer_size)
             venv = wrapper
+            if int(latent_stack) > 1:
+                venv = VecFrameStack(venv, int(latent_stack))
     except BaseException:
         venv.close()
         raise

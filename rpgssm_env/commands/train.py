@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=None, help="frame size (default 64)")
     parser.add_argument("--features", default="mean", choices=["mean", "mean+std", "mean+cov"])
     parser.add_argument("--frame-stack", type=int, default=3, help="stacked frames (obs=pixels)")
+    parser.add_argument(
+        "--latent-stack", type=int, default=1, help="stacked filter outputs (obs=latent)"
+    )
     parser.add_argument("--online-em", action="store_true", help="online EM fine-tuning")
     parser.add_argument("--em-every", type=int, default=2000, help="env steps between EM updates")
     parser.add_argument("--em-steps", type=int, default=5, help="EM steps per update")
@@ -92,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         env_kwargs=env_kwargs,
         features=args.features,
         frame_stack=args.frame_stack,
+        latent_stack=args.latent_stack,
         online_em=em,
         checkpoint_every=args.checkpoint_every,
         progress=not args.quiet,

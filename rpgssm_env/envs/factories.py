@@ -28,6 +28,7 @@ def make_pixel_env(
     mask: Any = "colour_key",
     state_fn: Callable[[gym.Env], np.ndarray] | None = None,
     render_mode: str | None = "rgb_array",
+    crop: tuple[float, float, float, float] | None = None,
     **env_kwargs: Any,
 ) -> gym.Env:
     """A pixel env with optional background distractors.
@@ -43,6 +44,9 @@ def make_pixel_env(
         distractor_mode: ``"fixed"`` (per episode), ``"step"`` (new every step) or ``"video"``.
         mask: foreground mask: ``"colour_key"`` (white background) or a function.
         state_fn: ``env -> (S,)`` true state for ``info["state"]``.
+        crop: ``(top, bottom, left, right)`` fractions of the render kept before resizing
+            (``rpgssm/CartPole-v0`` registers its track band: the cart and pole are only a few
+            pixels in a 64x64 frame of the whole render).
         render_mode: only ``"rgb_array"`` (or ``None``, treated the same) is supported;
             ``render()`` returns the composited frame.
         **env_kwargs: passed to the base env (e.g. ``g=9.81`` for Pendulum).
@@ -76,4 +80,5 @@ def make_pixel_env(
         distractor_mode=distractor_mode,
         mask=mask,
         state_fn=state_fn,
+        crop=crop,
     )

@@ -35,6 +35,12 @@ DM_CONTROL_IDS: dict[str, tuple[str, int]] = {
     "rpgssm/walker-walk-v0": ("walker-walk", 1000),
     "rpgssm/cheetah-run-v0": ("cheetah-run", 1000),
 }
+#: Default kwargs per classic id. CartPole renders a 600x400 scene whose cart is 50 px wide and
+#: pole 10 px: keep the band the cart and pole move in (rows 40%..85%), else the pole is a
+#: fraction of a pixel wide at 64x64.
+CLASSIC_KWARGS: dict[str, dict[str, object]] = {
+    "rpgssm/CartPole-v0": {"crop": (0.4, 0.85, 0.0, 1.0)},
+}
 PAPER_ID = "rpgssm/PendulumPaper-v0"
 LATENT_ID = "rpgssm/Latent-v0"
 
@@ -46,7 +52,7 @@ def register_envs() -> None:
             gym.register(
                 id=env_id,
                 entry_point="rpgssm_env.envs.factories:make_pixel_env",
-                kwargs={"base_id": base},
+                kwargs={"base_id": base, **CLASSIC_KWARGS.get(env_id, {})},
                 max_episode_steps=steps,
             )
     if PAPER_ID not in gym.registry:

@@ -4,6 +4,7 @@
 
     StateInfo                 info["state"] <- the true low-dimensional state
     AddRenderObservation      obs <- env.render(), full resolution (render_only=True)
+    CropObservation           obs <- a box of the render (only when ``crop`` is given)
     ResizeObservation         obs <- (H, W, 3) at the target size (OpenCV, area interpolation)
     BackgroundDistractor      background composited behind the system, at the target size
     GrayscaleObservation      (H, W, 1) when grayscale=True (keep_dim=True)
@@ -22,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.wrappers import AddRenderObservation, GrayscaleObservation, ResizeObservation
 
-__all__ = ["StateInfo", "parse_size", "pixel_wrappers"]
+__all__ = ["CropObservation", "StateInfo", "parse_size", "pixel_wrappers"]
 
 
 def parse_size(size: int | tuple[int, int]) -> tuple[int, int]:
@@ -74,6 +75,41 @@ class StateInfo(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs
         return obs, reward, terminated, truncated, {**info, "state": self._state(obs)}
 
 
+Crop = tuple[float, float, float, float]
+
+
+class CropObservation(
+    gym.ObservationWrapper[np.ndarray, Any, np.ndarray], gym.utils.RecordConstructorArgs
+):
+    """Keep a box of image observations ``(H, W, C)``: ``box = (top, bottom, left, right)`` as
+    fractions of the height and width (``(0.4, 0.85, 0, 1)``: rows 40%..85%, all columns).
+
+    Raises:
+        ValueError: a box outside [0, 1] or empty, or observations that are not images.
+    """
+
+    def __init__(self, env: gym.Env, box: Crop):
+        gym.utils.RecordConstructorArgs.__init__(self, box=box)
+        gym.ObservationWrapper.__init__(self, env)
+        top, bottom, left, right = (float(v) for v in box)
+        if not (0 <= top < bottom <= 1 and 0 <= left < right <= 1):
+            raise ValueError(
+                f"crop must be (top, bottom, left, right) fractions with 0 <= top < bottom <= 1 "
+                f"and 0 <= left < right <= 1, got {box!r}"
+            )
+        space = env.observation_space
+        if not (isinstance(space, gym.spaces.Box) and len(space.shape) == 3):
+            raise ValueError(f"CropObservation needs (H, W, C) image observations, got {space}")
+        h, w, c = space.shape
+        self._rows = slice(round(top * h), max(round(bottom * h), round(top * h) + 1))
+        self._cols = slice(round(left * w), max(round(right * w), round(left * w) + 1))
+        shape = (self._rows.stop - self._rows.start, self._cols.stop - self._cols.start, c)
+        self.observation_space = gym.spaces.Box(0, 255, shape, space.dtype)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(observation[self._rows, self._cols])
+
+
 def pixel_wrappers(
     env: gym.Env,
     size: int | tuple[int, int] = 64,
@@ -82,6 +118,7 @@ def pixel_wrappers(
     distractor_mode: str | None = None,
     mask: Any = "colour_key",
     state_fn: Callable[[gym.Env], np.ndarray] | None = None,
+    crop: Crop | None = None,
 ) -> gym.Env:
     """Wrap ``env`` (created with ``render_mode="rgb_array"``) into a pixel env.
 
@@ -94,6 +131,8 @@ def pixel_wrappers(
         distractor_mode: ``"fixed"``, ``"step"`` or ``"video"`` (default: the source's own).
         mask: foreground mask (``"colour_key"``, ``"segmentation"`` or ``frame -> (H, W) bool``).
         state_fn: ``env -> (S,)`` true state for ``info["state"]`` (default: known per env).
+        crop: ``(top, bottom, left, right)`` fractions of the render to keep before resizing
+            (see :class:`CropObservation`); ``None`` keeps the whole render.
 
     Returns:
         The wrapped env: observations ``Box(0, 255, (H, W, C), uint8)``, ``info["state"]``,
@@ -113,6 +152,8 @@ def pixel_wrappers(
         )
     env = StateInfo(env, state_fn)
     env = AddRenderObservation(env, render_only=True)
+    if crop is not None:
+        env = CropObservation(env, crop)
     env = ResizeObservation(env, hw)
     env = BackgroundDistractor(env, distractor, mode=distractor_mode, mask=mask)
     if grayscale:

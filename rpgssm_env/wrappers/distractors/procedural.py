@@ -45,8 +45,16 @@ class _Layer(Source):
 
     def __init__(self, background: Source | None, mode: str | None) -> None:
         super().__init__(mode)
+        self._own_background = background is None
         self.background = background if background is not None else SolidSource(mode="fixed")
         self._shape: Shape = (0, 0)
+
+    def _reset_background(self, rng: np.random.Generator) -> np.ndarray:
+        """Reset the background; the default colour is redrawn every step in ``"step"`` mode
+        (a colour kept for the whole episode would identify it) and kept otherwise."""
+        if self._own_background:
+            self.background.mode = "step" if self.mode == "step" else "fixed"
+        return self.background.reset(rng, self._shape)
 
     def close(self) -> None:
         self.background.close()
@@ -109,7 +117,7 @@ class ShapesSource(_Layer):
 
     def reset(self, rng: np.random.Generator, shape: Shape) -> np.ndarray:
         self._shape = tuple(shape)  # type: ignore[assignment]
-        base = self.background.reset(rng, self._shape)
+        base = self._reset_background(rng)
         self._new_shapes(rng)
         return self._draw(base)
 
@@ -232,7 +240,7 @@ class PendulumSource(_Layer):
 
     def reset(self, rng: np.random.Generator, shape: Shape) -> np.ndarray:
         self._shape = tuple(shape)  # type: ignore[assignment]
-        base = self.background.reset(rng, self._shape)
+        base = self._reset_background(rng)
         size = np.array(self._shape, float)
         self._length = float(rng.uniform(0.2, 0.4) * size.min())
         self._centre = rng.uniform(0.3, 0.7, 2) * size
