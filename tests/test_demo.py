@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 
 from rpgssm_env.cli import main
+from rpgssm_env.envs.collect import provenance_json
 
 
 def test_demo_smoke(tmp_path, capsys):
@@ -34,6 +36,15 @@ def test_demo_smoke(tmp_path, capsys):
         assert key in figures, key
     assert figures["mode"] == "smoke"
     assert figures["steps"] == 300
+    # the agent sees the last 3 filter outputs; the probe reads the newest one (K = 8 values)
+    config = json.loads((out / "agent" / "config.json").read_text())
+    assert config["latent_stack"] == 3
+    r2 = figures["probe_eval_episode_r2"]
+    assert set(r2) == {"sin_theta", "cos_theta", "omega"}
+    assert all(math.isfinite(v) for v in r2.values())
+    # pretraining rollouts draw a new video frame every step
+    env_kwargs = provenance_json(out / "data" / "episodes.h5")["env_kwargs"]
+    assert env_kwargs["distractor_mode"] == "step"
     text = capsys.readouterr().out
     assert "[5/5]" in text
     # a second run reuses data, model and agent

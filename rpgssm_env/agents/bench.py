@@ -61,6 +61,7 @@ def run_benchmark(
     eval_every: int | None = None,
     random_episodes: int = 100,
     n_envs: int | None = None,
+    stack: int = 3,
     hyperparams: dict[str, Any] | None = None,
     online_em: dict[str, Any] | None = None,
     env_kwargs: dict[str, Any] | None = None,
@@ -85,6 +86,8 @@ def run_benchmark(
         eval_every: env steps between learning-curve evaluations (default ``steps // 10``).
         random_episodes: episodes of the random policy.
         n_envs: parallel envs (default the table's).
+        stack: observations stacked over time, the same for pixels (frames) and latents
+            (filter outputs) so that both rows see the same history.
         hyperparams: overrides for every row.
         online_em: options of the online-EM callback for ``latent+em``.
         env_kwargs: pixel env kwargs (``size``, ...).
@@ -180,6 +183,8 @@ def run_benchmark(
             eval_episodes=min(eval_episodes, 5),
             env_kwargs=env_kwargs,
             online_em=em or False,
+            frame_stack=stack,
+            latent_stack=stack,
             progress=progress,
         )
         run.close()

@@ -670,6 +670,7 @@ def evaluate_agent(
     if record_frames and wrapper is not None:
         wrapper.pixels_in_info = True
     state = {"t": 0}
+    feat_dim = wrapper.observation_space.shape[-1] if wrapper is not None else 0
 
     def callback(locals_: dict[str, Any], globals_: dict[str, Any]) -> None:
         state["t"] += 1
@@ -679,7 +680,9 @@ def evaluate_agent(
             info = locals_["info"]
             if "pixels" in info:
                 record["frames"].append(np.asarray(info["pixels"]))
-            record["latents"].append(np.asarray(locals_["new_observations"][0]).copy())
+            # the newest filter output (stacked observations put it last)
+            newest = np.asarray(locals_["new_observations"][0])[-feat_dim:]
+            record["latents"].append(newest.copy())
             if "state" in info:
                 record["states"].append(np.asarray(info["state"]))
 

@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-every", type=int, default=None)
     parser.add_argument("--random-episodes", type=int, default=100)
     parser.add_argument("--n-envs", type=int, default=None)
+    parser.add_argument(
+        "--stack", type=int, default=3, help="observations stacked (pixel frames and latents)"
+    )
     parser.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--size", type=int, default=None)
     parser.add_argument("--quiet", action="store_true")
@@ -73,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         eval_every=args.eval_every,
         random_episodes=args.random_episodes,
         n_envs=args.n_envs,
+        stack=args.stack,
         hyperparams=parse_overrides(args.hp) or None,
         env_kwargs={"size": args.size} if args.size else None,
         progress=not args.quiet,
