@@ -1,9 +1,11 @@
 """Target 3: CartPole-v1 pixels (64x64 colour) with moving-shape distractors.
 
 Random-policy rollouts (discrete actions: lookup-table control input) of
-``rpgssm/CartPole-v0`` with ``distractor="shapes"``; the ``cartpole64`` preset. Random-policy
-episodes are short (CartPole terminates when the pole falls), so windows are short. Prints ONE
-JSON line with held-out R^2 of (x, x_dot, theta, theta_dot), filtered and smoothed.
+``rpgssm/CartPole-v0`` (cropped to the track band) with ``distractor="shapes"``: training
+rollouts draw new shapes every step, held-out ones keep them moving; the ``cartpole64``
+preset. Random-policy episodes are short (CartPole terminates when the pole falls), so windows
+are short. Prints ONE JSON line with held-out R^2 of (x, x_dot, theta, theta_dot), filtered
+and smoothed.
 
 Goal: filtered R^2 >= 0.9 for every state variable.
 
@@ -38,11 +40,15 @@ def main() -> None:
 
     from rpgssm_env.training.pretrain import pretrain
 
-    kw = {"env_kwargs": {"size": 64, "distractor": "shapes"}, "workers": args.workers}
-    train = cached_rollouts(args.cache, f"cartpole_shapes_train_{args.episodes}",
-                            "rpgssm/CartPole-v0", args.episodes, seed=0, **kw)  # fmt: skip
+    # training rollouts draw new shapes every step (see rpgssm_env.agents.pipeline); the
+    # held-out episodes keep the moving shapes the agent meets
+    shapes = {"size": 64, "distractor": "shapes"}
+    train = cached_rollouts(args.cache, f"cartpole_shapesstep_train_{args.episodes}",
+                            "rpgssm/CartPole-v0", args.episodes, seed=0, workers=args.workers,
+                            env_kwargs={**shapes, "distractor_mode": "step"})  # fmt: skip
     test = cached_rollouts(args.cache, f"cartpole_shapes_test_{args.held_out}",
-                           "rpgssm/CartPole-v0", args.held_out, seed=100_000, **kw)  # fmt: skip
+                           "rpgssm/CartPole-v0", args.held_out, seed=100_000,
+                           workers=args.workers, env_kwargs=shapes)  # fmt: skip
     summary = pretrain(train, args.out / "model.pt", val=test, preset=args.preset,
                        minutes=args.minutes, threads=args.threads, steps=args.steps,
                        probe_every=args.probe_every, progress=args.progress)  # fmt: skip
