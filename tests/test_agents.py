@@ -91,23 +91,22 @@ def test_hyperparams_table():
 def test_latent_agent_save_load_identical_actions(tmp_path, request, env_id, algo, ckpt, hp, stack):
     ckpt_path = request.getfixturevalue(ckpt)
     out = tmp_path / "run"
-    run = train_agent(
-        env_id,
-        algo,
-        obs="latent",
-        checkpoint=ckpt_path,
-        steps=256,
-        n_envs=2 if algo == "PPO" else 1,
-        seed=1,
-        out=out,
-        hyperparams=hp,
-        eval_every=128,
-        eval_episodes=1,
-        env_kwargs={"size": SIZE},
-        vec="dummy",
-        latent_stack=stack,
-        progress=False,
-    )
+    settings = {
+        "obs": "latent",
+        "checkpoint": ckpt_path,
+        "steps": 256,
+        "n_envs": 2 if algo == "PPO" else 1,
+        "seed": 1,
+        "out": out,
+        "hyperparams": hp,
+        "eval_every": 128,
+        "eval_episodes": 1,
+        "env_kwargs": {"size": SIZE},
+        "vec": "dummy",
+        "latent_stack": stack,
+        "progress": False,
+    }
+    run = train_agent(env_id, algo, **settings)
     try:
         K = run.env.filter.model.config.latent_dim
         assert run.env.observation_space.shape == (stack * K,)  # features="mean", stacked
@@ -139,23 +138,7 @@ def test_latent_agent_save_load_identical_actions(tmp_path, request, env_id, alg
     np.testing.assert_allclose(feats_a, feats_b, atol=1e-6)
     np.testing.assert_array_equal(acts_a, acts_b)
     # a second call with the same settings resumes the finished run instead of training
-    again = train_agent(
-        env_id,
-        algo,
-        obs="latent",
-        checkpoint=ckpt_path,
-        steps=256,
-        n_envs=2 if algo == "PPO" else 1,
-        seed=1,
-        out=out,
-        hyperparams=hp,
-        eval_every=128,
-        eval_episodes=1,
-        env_kwargs={"size": SIZE},
-        vec="dummy",
-        latent_stack=stack,
-        progress=False,
-    )
+    again = train_agent(env_id, algo, **settings)
     assert again.resumed
     again.close()
 
