@@ -30,6 +30,7 @@ def main() -> None:
     p.add_argument("--preset", default="cartpole64")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--episodes", type=int, default=1000)
+    p.add_argument("--size", default="64", help="frame size: H (square) or HxW, e.g. 64x128")
     p.add_argument("--held-out", type=int, default=200)
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--out", type=Path, default=Path("runs/cartpole_shapes"))
@@ -42,17 +43,21 @@ def main() -> None:
 
     # training rollouts draw new shapes every step (see rpgssm_env.agents.pipeline); the
     # held-out episodes keep the moving shapes the agent meets
-    shapes = {"size": 64, "distractor": "shapes"}
-    train = cached_rollouts(args.cache, f"cartpole_shapesstep_train_{args.episodes}",
+    h, _, w = args.size.partition("x")
+    size = int(h) if not w else (int(h), int(w))
+    tag = "" if size == 64 else f"_{args.size}"
+    shapes = {"size": size, "distractor": "shapes"}
+    train = cached_rollouts(args.cache, f"cartpole_shapesstep_train_{args.episodes}{tag}",
                             "rpgssm/CartPole-v0", args.episodes, seed=0, workers=args.workers,
                             env_kwargs={**shapes, "distractor_mode": "step"})  # fmt: skip
-    test = cached_rollouts(args.cache, f"cartpole_shapes_test_{args.held_out}",
+    test = cached_rollouts(args.cache, f"cartpole_shapes_test_{args.held_out}{tag}",
                            "rpgssm/CartPole-v0", args.held_out, seed=100_000,
                            workers=args.workers, env_kwargs=shapes)  # fmt: skip
     summary = pretrain(train, args.out / "model.pt", val=test, preset=args.preset,
                        minutes=args.minutes, threads=args.threads, steps=args.steps,
                        probe_every=args.probe_every, progress=args.progress)  # fmt: skip
-    print(figures(summary, target="cartpole_shapes", preset=args.preset, minutes=args.minutes))
+    print(figures(summary, target="cartpole_shapes", preset=args.preset, minutes=args.minutes,
+                  size=args.size))  # fmt: skip
 
 
 if __name__ == "__main__":

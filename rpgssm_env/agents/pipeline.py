@@ -35,9 +35,12 @@ def prepare_dataset(
     seed: int = 0,
     workers: int = 2,
     max_steps: int | None = None,
+    policy: str = "random",
     progress: bool = True,
 ) -> Path:
-    """Random-policy rollouts in ``out`` (an ``.h5`` file), collected unless already there.
+    """Rollouts of an exploration ``policy`` (``"random"``, ``"sticky"``, ... see
+    :func:`~rpgssm_env.envs.collect.load_policy`) in ``out`` (an ``.h5`` file), collected unless
+    already there.
 
     ``distractor_mode`` (used with a distractor) defaults to ``"step"``: a new background frame
     from the same distractor every step (see :data:`PRETRAIN_DISTRACTOR_MODE`).
@@ -63,6 +66,7 @@ def prepare_dataset(
             and prov.get("n_episodes") == episodes
             and prov.get("seed") == seed
             and prov.get("max_steps") == max_steps
+            and prov.get("policy") == policy
             and prov.get("env_kwargs") == json.loads(json.dumps(kwargs))
         ):
             return path
@@ -71,7 +75,7 @@ def prepare_dataset(
         path,
         env_id,
         episodes,
-        policy="random",
+        policy=policy,
         seed=seed,
         workers=workers,
         env_kwargs=kwargs,

@@ -1,4 +1,4 @@
-"""``rpgssm collect ENV_ID --episodes N --policy random|SB3.zip --out DIR``: store rollouts."""
+"""``rpgssm collect ENV_ID --episodes N --policy random|sticky|SB3.zip --out DIR``: rollouts."""
 
 from __future__ import annotations
 
@@ -55,7 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("env_id", help="a registered env id, e.g. rpgssm/Pendulum-v0")
     parser.add_argument("--episodes", type=int, required=True, help="number of episodes")
     parser.add_argument(
-        "--policy", default="random", help="'random', 'zero' or a path to an SB3 .zip"
+        "--policy",
+        default="random",
+        help="'random', 'sticky[:<mean hold>]' (held random actions), 'zero' or an SB3 .zip",
     )
     parser.add_argument(
         "--out",

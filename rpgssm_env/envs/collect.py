@@ -4,9 +4,12 @@ Episode ``i`` is reset with seed ``seed + i`` and its random actions come from
 ``action_space.seed(seed + i)``, so a collection is the same whatever the number of workers,
 and :func:`rollout_episode` in the current process reproduces any episode of it.
 
-Policies: ``"random"`` (uniform from the action space), ``"zero"`` (zero/first action) or a path
-to a Stable-Baselines3 ``.zip`` (any algorithm: the policy network is loaded from the archive
-and run deterministically on the worker's CPU with one thread).
+Policies: ``"random"`` (uniform from the action space), ``"sticky"`` or ``"sticky:<mean hold>"``
+(a uniform random action held for a geometric number of steps, mean 10 by default: coloured
+exploration noise that pumps energy into oscillators and reaches states i.i.d. actions rarely
+visit), ``"zero"`` (zero/first action) or a path to a Stable-Baselines3 ``.zip`` (any
+algorithm: the policy network is loaded from the archive and run deterministically on the
+worker's CPU with one thread).
 
 Workers are processes of a ``spawn`` process pool (no fork: safe with OpenGL contexts and PyTorch
 threads); each builds its env once and runs whole episodes, which are streamed back in order and
@@ -42,12 +45,53 @@ __all__ = [
 
 Policy = Callable[[np.ndarray], Any]
 
+POLICY_NAMES = ("random", "sticky", "sticky:<mean hold>", "zero")
+
+
+class StickyRandomPolicy:
+    """Uniform random actions, each held for a geometric number of steps (mean ``mean_hold``).
+
+    Hold lengths come from the action space's generator, so ``action_space.seed(s)`` (done by
+    :func:`rollout_episode`) makes an episode reproducible; :meth:`reset` drops the held action.
+    """
+
+    def __init__(self, action_space: gym.Space, mean_hold: float = 10.0) -> None:
+        if mean_hold < 1:
+            raise ValueError(f"mean hold must be >= 1 step, got {mean_hold}")
+        self.action_space = action_space
+        self.mean_hold = float(mean_hold)
+        self._action: Any = None
+        self._left = 0
+
+    def reset(self) -> None:
+        self._action, self._left = None, 0
+
+    def __call__(self, obs: np.ndarray) -> Any:
+        if self._left <= 0:
+            self._action = self.action_space.sample()
+            self._left = int(self.action_space.np_random.geometric(1.0 / self.mean_hold))
+        self._left -= 1
+        return self._action
+
+
+def _sticky_hold(policy: str) -> float | None:
+    """The mean hold of a ``"sticky"``/``"sticky:<mean>"`` name, else ``None``."""
+    if policy == "sticky":
+        return 10.0
+    if policy.startswith("sticky:"):
+        try:
+            return float(policy.split(":", 1)[1])
+        except ValueError:
+            raise ValueError(f"bad policy {policy!r}: use 'sticky:<mean hold in steps>'") from None
+    return None
+
 
 def load_policy(policy: str | os.PathLike | Callable, env: gym.Env) -> Policy:
     """A function ``obs -> action`` for ``env``.
 
     Args:
-        policy: ``"random"``, ``"zero"``, a path to an SB3 ``.zip``, or a callable.
+        policy: ``"random"``, ``"sticky"``/``"sticky:<mean hold>"`` (see
+            :class:`StickyRandomPolicy`), ``"zero"``, a path to an SB3 ``.zip``, or a callable.
 
     Raises:
         FileNotFoundError: the ``.zip`` does not exist. ValueError: unknown policy name, or the
@@ -57,13 +101,18 @@ def load_policy(policy: str | os.PathLike | Callable, env: gym.Env) -> Policy:
         return policy
     if policy == "random":
         return lambda obs: env.action_space.sample()
+    hold = _sticky_hold(str(policy))
+    if hold is not None:
+        return StickyRandomPolicy(env.action_space, hold)
     if policy == "zero":
         if isinstance(env.action_space, gym.spaces.Discrete):
             return lambda obs: env.action_space.start
         return lambda obs: np.zeros(env.action_space.shape, env.action_space.dtype)
     path = Path(policy)
     if path.suffix != ".zip":
-        raise ValueError(f"unknown policy {policy!r}: use 'random', 'zero' or an SB3 .zip path")
+        raise ValueError(
+            f"unknown policy {policy!r}: use one of {', '.join(POLICY_NAMES)} or an SB3 .zip path"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"SB3 policy archive not found: {path}")
     import torch
@@ -102,6 +151,8 @@ def rollout_episode(
         (from ``info["state"]``, when present).
     """
     env.action_space.seed(seed)
+    if hasattr(policy, "reset"):
+        policy.reset()
     obs, info = env.reset(seed=seed)
     frames, states = [obs], [info.get("state")]
     actions, rewards, terms, truncs = [], [], [], []
@@ -236,7 +287,8 @@ def write_dataset(
         out: for ``format="hdf5"``: a ``.h5``/``.hdf5`` file, or a folder (then
             ``out/episodes.h5``); for ``format="minari"``: the Minari dataset folder.
         env_id: a registered id (e.g. ``"rpgssm/Pendulum-v0"``).
-        policy: ``"random"``, ``"zero"`` or an SB3 ``.zip`` path (must be picklable).
+        policy: ``"random"``, ``"sticky"``/``"sticky:<mean hold>"``, ``"zero"`` or an SB3
+            ``.zip`` path.
         seed: episode ``i`` uses seed ``seed + i``.
         workers: worker processes.
         env_kwargs: kwargs of ``gym.make`` (e.g. ``{"distractor": "video", "size": 64}``).
@@ -251,7 +303,7 @@ def write_dataset(
 
     env_kwargs = dict(env_kwargs or {})
     if not isinstance(policy, str | os.PathLike):
-        raise TypeError("policy must be 'random', 'zero' or a path to an SB3 .zip")
+        raise TypeError(f"policy must be one of {', '.join(POLICY_NAMES)} or a path to an SB3 .zip")
     policy = str(policy)
     probe = gym.make(env_id, **env_kwargs)
     provenance = {
