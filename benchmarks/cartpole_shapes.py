@@ -31,6 +31,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--episodes", type=int, default=1000)
     p.add_argument("--size", default="64", help="frame size: H (square) or HxW, e.g. 64x128")
+    p.add_argument("--init-state", default="wide", choices=["wide", "default"],
+                   help="start states of the training rollouts (held-out: default)")  # fmt: skip
     p.add_argument("--held-out", type=int, default=200)
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--out", type=Path, default=Path("runs/cartpole_shapes"))
@@ -47,9 +49,12 @@ def main() -> None:
     size = int(h) if not w else (int(h), int(w))
     tag = "" if size == 64 else f"_{args.size}"
     shapes = {"size": size, "distractor": "shapes"}
-    train = cached_rollouts(args.cache, f"cartpole_shapesstep_train_{args.episodes}{tag}",
+    # training rollouts start anywhere on the track (see envs.registration.WIDE_INIT_STATE)
+    wide = {"init_state": "wide"} if args.init_state == "wide" else {}
+    name = f"cartpole_shapesstep{'_wide' if wide else ''}_train_{args.episodes}{tag}"
+    train = cached_rollouts(args.cache, name,
                             "rpgssm/CartPole-v0", args.episodes, seed=0, workers=args.workers,
-                            env_kwargs={**shapes, "distractor_mode": "step"})  # fmt: skip
+                            env_kwargs={**shapes, "distractor_mode": "step", **wide})  # fmt: skip
     test = cached_rollouts(args.cache, f"cartpole_shapes_test_{args.held_out}{tag}",
                            "rpgssm/CartPole-v0", args.held_out, seed=100_000,
                            workers=args.workers, env_kwargs=shapes)  # fmt: skip
@@ -57,7 +62,7 @@ def main() -> None:
                        minutes=args.minutes, threads=args.threads, steps=args.steps,
                        probe_every=args.probe_every, progress=args.progress)  # fmt: skip
     print(figures(summary, target="cartpole_shapes", preset=args.preset, minutes=args.minutes,
-                  size=args.size))  # fmt: skip
+                  size=args.size, init_state=args.init_state))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -256,6 +256,30 @@ def test_state_and_pixel_agents(tmp_path):
     assert np.isfinite(r["mean"])
 
 
+def test_latent_agent_renders_the_models_frame_size(tmp_path):
+    """Without ``size``, the latent env renders what the checkpoint takes (here grey 24x40),
+    and the saved run remembers it."""
+    torch.manual_seed(0)
+    cfg = RPGSSMConfig(latent_dim=3, obs_shape=(24, 40, 1), channels=(4, 4), strides=(2, 2),
+                       prior="general", action_kind="discrete", num_actions=2)  # fmt: skip
+    ckpt = tmp_path / "wide.pt"
+    RPGSSM(cfg).save(ckpt)
+    hp = {"n_steps": 32, "batch_size": 16, "n_epochs": 1}
+    run = train_agent(CARTPOLE, "PPO", obs="latent", checkpoint=ckpt, steps=32, n_envs=1,
+                      hyperparams=hp, eval_every=0, out=tmp_path / "run",
+                      progress=False)  # fmt: skip
+    frames = run.env.get_attr("observation_space")[0].shape  # the pixel envs under the filter
+    assert frames == (24, 40, 1)
+    run.close()
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["env_kwargs"] == {
+        "size": [24, 40],
+        "grayscale": True,
+    }
+    loaded = load_agent(tmp_path / "run")
+    assert loaded.env.get_attr("observation_space")[0].shape == (24, 40, 1)
+    loaded.close()
+
+
 def test_evaluate_random():
     r = evaluate_random(PENDULUM, 3, seed=0)
     assert len(r["returns"]) == 3

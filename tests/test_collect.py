@@ -167,7 +167,7 @@ def test_cli_collect_and_show(tmp_path, capsys):
             "--out",
             str(tmp_path / "ac"),
             "--size",
-            "24",
+            "24x32",
             "--grayscale",
             "--distractor",
             "noise",
@@ -181,7 +181,7 @@ def test_cli_collect_and_show(tmp_path, capsys):
     )
     assert rc == 0
     src = open_dataset(tmp_path / "ac")
-    assert src.spec.obs_shape == (24, 24, 1)
+    assert src.spec.obs_shape == (24, 32, 1)  # --size H x W
     assert src.spec.metadata["env_kwargs"]["distractor_mode"] == "fixed"
     assert src.lengths().tolist() == [5, 5]
     seg = src.read(0)
@@ -227,6 +227,12 @@ def test_cli_collect_and_show(tmp_path, capsys):
     assert rc == 0
     assert iio.imread(tmp_path / "anim.gif").shape[0] == 3
     assert "wrote" in capsys.readouterr().out
+
+
+def test_cli_rejects_a_bad_frame_size(capsys):
+    with pytest.raises(SystemExit):
+        main(["collect", "rpgssm/Pendulum-v0", "--episodes", "1", "--out", "x", "--size", "64x"])
+    assert "frame size must be H or HxW" in capsys.readouterr().err
 
 
 def test_paper_dataset(tmp_path):

@@ -184,3 +184,41 @@ def test_cartpole_id_keeps_the_track_band():
     # the pole and cart span rows 172..314 of 400: 23 of 64 rows uncropped, ~50 in the band
     assert (dark > 0).sum() >= 40
     env.close()
+
+
+def test_wide_start_states_cover_the_track():
+    # random-policy CartPole keeps the cart near the centre; init_state="wide" starts anywhere
+    wide = gym.make("rpgssm/CartPole-v0", size=32, init_state="wide")
+    starts = np.array([wide.reset(seed=s)[1]["state"] for s in range(200)])
+    lows, highs = np.array([(-2.0, -1.0, -0.1, -0.5), (2.0, 1.0, 0.1, 0.5)])
+    assert np.all(starts >= lows)
+    assert np.all(starts <= highs)
+    assert starts[:, 0].min() < -1.8
+    assert starts[:, 0].max() > 1.8
+    obs, info = wide.reset(seed=7)
+    again, info2 = wide.reset(seed=7)
+    np.testing.assert_array_equal(info["state"], info2["state"])  # seeded
+    np.testing.assert_array_equal(obs, again)
+    # the first frame shows the new state: the cart's dark pixels sit where x says
+    for s in range(5):
+        frame, start = wide.reset(seed=s)
+        cols = np.nonzero((frame.astype(int).sum(axis=2) < 150).any(axis=0))[0]
+        assert abs(cols.mean() / 31 - (start["state"][0] + 2.4) / 4.8) < 0.1
+    x = info["state"][0]
+    wide.reset(seed=7)
+    # the dynamics continue from it
+    _, _, _, _, step_info = wide.step(1)
+    assert abs(step_info["state"][0] - (x + 0.02 * info["state"][1])) < 1e-5
+    plain = gym.make("rpgssm/CartPole-v0", size=32)
+    assert np.abs([plain.reset(seed=s)[1]["state"] for s in range(20)]).max() <= 0.05
+    # explicit ranges on another env; errors say what is expected
+    pend = gym.make("rpgssm/Pendulum-v0", size=16, init_state=((3.0, 3.1), (0.0, 0.0)))
+    theta, omega = pend.reset(seed=0)[1]["state"]
+    assert 3.0 <= theta <= 3.1
+    assert omega == 0.0
+    with pytest.raises(ValueError, match="no wide start-state ranges"):
+        gym.make("rpgssm/Pendulum-v0", init_state="wide")
+    with pytest.raises(ValueError, match="state of 2 variables"):
+        gym.make("rpgssm/CartPole-v0", init_state=((0, 1), (0, 1)))
+    with pytest.raises(ValueError, match="low <= high"):
+        gym.make("rpgssm/CartPole-v0", init_state=((1, 0),) * 4)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from rpgssm_env.agents.pipeline import PRETRAIN_DISTRACTOR_MODE, prepare_dataset
+from rpgssm_env.agents.pipeline import (
+    PRETRAIN_DISTRACTOR_MODE,
+    prepare_dataset,
+    pretrain_init_state,
+)
 from rpgssm_env.data.io import open_dataset
 from rpgssm_env.envs.collect import provenance_json
 
@@ -37,3 +41,20 @@ def test_prepared_rollouts_are_reused_only_for_the_same_settings(tmp_path):
     _prepare(tmp_path / "d.h5", distractor_mode="video")  # another schedule: collected again
     assert path.stat().st_mtime_ns != mtime
     assert provenance_json(path)["env_kwargs"]["distractor_mode"] == "video"
+    mtime = path.stat().st_mtime_ns
+    _prepare(tmp_path / "d.h5", distractor_mode="video", policy="sticky")  # another policy
+    assert path.stat().st_mtime_ns != mtime
+    assert provenance_json(path)["policy"] == "sticky"
+
+
+def test_cartpole_pretraining_rollouts_start_anywhere_on_the_track(tmp_path):
+    kw = {"env_kwargs": {"size": 16}, "workers": 1, "max_steps": 3, "progress": False}
+    path = prepare_dataset(tmp_path / "c.h5", "rpgssm/CartPole-v0", 30, **kw)
+    assert provenance_json(path)["env_kwargs"]["init_state"] == "wide"
+    with open_dataset(path) as src:
+        x0 = np.array([src.read(i).states[0, 0] for i in range(len(src))])
+    assert x0.std() > 0.8  # uniform on +-2 m: std 1.15; the default starts: +-0.05 m
+    assert pretrain_init_state("rpgssm/Pendulum-v0") is None  # its starts already cover theta
+    own = prepare_dataset(tmp_path / "own.h5", "rpgssm/CartPole-v0", 5, init_state=None, **kw)
+    with open_dataset(own) as src:
+        assert max(abs(src.read(i).states[0, 0]) for i in range(len(src))) <= 0.05

@@ -31,7 +31,12 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
 from stable_baselines3.common.vec_env import VecEnv
 
-from rpgssm_env.agents.envs import OBS_KINDS, make_agent_env, make_pixel_vec_env
+from rpgssm_env.agents.envs import (
+    OBS_KINDS,
+    make_agent_env,
+    make_pixel_vec_env,
+    model_frame_kwargs,
+)
 from rpgssm_env.agents.hyperparams import (
     ALGOS,
     base_env_id,
@@ -361,6 +366,14 @@ def train_agent(
         em_opts = dict(ONLINE_EM_DEFAULTS)
         if isinstance(online_em, dict):
             em_opts.update(online_em)
+    model_obj: Any = None
+    env_kwargs = dict(env_kwargs or {})
+    if obs == "latent":
+        from rpgssm_env.model.online import load_model
+
+        model_obj = load_model(checkpoint, "cpu")
+        # render the frames the model takes unless told otherwise (stored for load_agent)
+        env_kwargs = {**model_frame_kwargs(model_obj), **env_kwargs}
     ckpt_repr = checkpoint if isinstance(checkpoint, (str, os.PathLike)) else None
     config: dict[str, Any] = {
         "env_id": env_id,
@@ -375,7 +388,7 @@ def train_agent(
         "hyperparams": hp,
         "eval_every": eval_every,
         "eval_episodes": eval_episodes,
-        "env_kwargs": dict(env_kwargs or {}),
+        "env_kwargs": env_kwargs,
         "features": features,
         "frame_stack": frame_stack,
         "latent_stack": latent_stack,
@@ -387,11 +400,6 @@ def train_agent(
         if done is not None:
             return done
 
-    model_obj: Any = None
-    if obs == "latent":
-        from rpgssm_env.model.online import load_model
-
-        model_obj = load_model(checkpoint, "cpu")
     common = {
         "obs": obs,
         "model": model_obj,

@@ -54,6 +54,7 @@ __all__ = [
     "VecStateTap",
     "make_agent_env",
     "make_pixel_vec_env",
+    "model_frame_kwargs",
 ]
 
 OBS_KINDS = ("latent", "pixels", "state")
@@ -241,6 +242,19 @@ class StateRolloutRecorder(RolloutRecorder):
         self._states.clear()
 
 
+def model_frame_kwargs(model: Any) -> dict[str, Any]:
+    """Pixel-env kwargs that render the frames ``model`` takes: ``size`` (H or (H, W)) and, for
+    one-channel models, ``grayscale=True``; ``{}`` for vector observations."""
+    shape = tuple(model.config.obs_shape)
+    if len(shape) != 3:
+        return {}
+    H, W, C = shape
+    out: dict[str, Any] = {"size": H if H == W else (H, W)}
+    if C == 1:
+        out["grayscale"] = True
+    return out
+
+
 def make_agent_env(
     env_id: str,
     obs: str = "latent",
@@ -269,7 +283,9 @@ def make_agent_env(
         n_envs: N.
         distractor: the pixel env's ``distractor=`` (``None``: clean frames).
         seed: sub-env i is seeded with ``seed + i`` at the first reset.
-        env_kwargs: other kwargs of the pixel env (``size``, ``grayscale``, ...).
+        env_kwargs: other kwargs of the pixel env (``size``, ``grayscale``, ...). For latents
+            without a ``size``, frames are rendered at the model's frame size (and in grey when
+            the model takes one channel).
         vec: ``"auto"``, ``"subproc"`` or ``"dummy"``.
         device: the filter's device.
         features: the filter's features (``"mean"``, ``"mean+std"``, ``"mean+cov"``).
@@ -290,6 +306,12 @@ def make_agent_env(
     kwargs = dict(env_kwargs or {})
     if distractor is not None:
         kwargs["distractor"] = distractor
+    if obs == "latent" and filter_path is None and model is not None and "size" not in kwargs:
+        if isinstance(model, str | os.PathLike):
+            from rpgssm_env.model.rpgssm import RPGSSM
+
+            model = RPGSSM.load(model, device=device)
+        kwargs.update(model_frame_kwargs(model))
     venv = make_pixel_vec_env(env_id, n_envs, "state" if obs == "state" else "pixels", kwargs, vec)
     try:
         if obs == "pixels":

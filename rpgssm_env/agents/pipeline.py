@@ -10,7 +10,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PRESET_FOR", "model_path", "prepare_dataset", "prepare_model"]
+__all__ = [
+    "PRESET_FOR",
+    "model_path",
+    "prepare_dataset",
+    "prepare_model",
+    "pretrain_init_state",
+]
 
 #: Pretraining preset per pixel env id (:mod:`rpgssm_env.training.presets`).
 PRESET_FOR = {"rpgssm/Pendulum-v0": "pendulum64", "rpgssm/CartPole-v0": "cartpole64"}
@@ -22,6 +28,16 @@ PRESET_FOR = {"rpgssm/Pendulum-v0": "pendulum64", "rpgssm/CartPole-v0": "cartpol
 #: video and CartPole with shapes). A new frame of the same distractor every step removes that
 #: shortcut; the model still filters the continuous distractor at run time.
 PRETRAIN_DISTRACTOR_MODE = "step"
+
+
+def pretrain_init_state(env_id: str) -> str | None:
+    """Start states of pretraining rollouts: ``"wide"`` where the env knows wide ranges
+    (:data:`rpgssm_env.envs.registration.WIDE_INIT_STATE`: random-policy CartPole never moves
+    the cart far from the centre, where an agent will), else the env's own."""
+    from rpgssm_env.envs.registration import CLASSIC_IDS, WIDE_INIT_STATE
+
+    base = CLASSIC_IDS.get(env_id, (env_id, 0))[0]
+    return "wide" if base in WIDE_INIT_STATE else None
 
 
 def prepare_dataset(
@@ -36,6 +52,7 @@ def prepare_dataset(
     workers: int = 2,
     max_steps: int | None = None,
     policy: str = "random",
+    init_state: Any = "auto",
     progress: bool = True,
 ) -> Path:
     """Rollouts of an exploration ``policy`` (``"random"``, ``"sticky"``, ... see
@@ -43,7 +60,8 @@ def prepare_dataset(
     already there.
 
     ``distractor_mode`` (used with a distractor) defaults to ``"step"``: a new background frame
-    from the same distractor every step (see :data:`PRETRAIN_DISTRACTOR_MODE`).
+    from the same distractor every step (see :data:`PRETRAIN_DISTRACTOR_MODE`). ``init_state``
+    (the pixel env's kwarg) defaults to :func:`pretrain_init_state`; ``None``: the env's own.
 
     Returns:
         The data set path.
@@ -56,6 +74,10 @@ def prepare_dataset(
         kwargs["distractor"] = distractor
         if distractor_mode:
             kwargs["distractor_mode"] = distractor_mode
+    if init_state == "auto":
+        init_state = pretrain_init_state(env_id)
+    if init_state is not None:
+        kwargs["init_state"] = init_state
     if path.is_file():
         try:
             prov = provenance_json(path)

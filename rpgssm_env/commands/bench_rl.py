@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from rpgssm_env.commands._types import frame_size
+
 NAME = "bench-rl"
 HELP = "RL robustness benchmark: obs rows x distractor columns x seeds (table, JSON, curves)"
 
@@ -42,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stack", type=int, default=3, help="observations stacked (pixel frames and latents)"
     )
     parser.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--size", type=int, default=None)
+    parser.add_argument("--size", type=frame_size, default=None, help="frame size H or HxW")
     parser.add_argument("--quiet", action="store_true")
 
 

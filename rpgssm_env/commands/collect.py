@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from rpgssm_env.commands._types import frame_size
+
 NAME = "collect"
 HELP = "collect rollouts of an env (pixels, actions, rewards, true states) into a data set"
 
 
 def add_env_arguments(parser: argparse.ArgumentParser) -> None:
     """The env kwargs shared by ``collect`` and ``show``."""
-    parser.add_argument("--size", type=int, default=None, help="frame size H = W (default 64)")
+    parser.add_argument(
+        "--size", type=frame_size, default=None, help="frame size H or HxW (default 64)"
+    )
     parser.add_argument("--grayscale", action="store_true", help="grey frames (H, W, 1)")
     parser.add_argument(
         "--distractor-mode",

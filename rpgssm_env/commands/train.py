@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from rpgssm_env.commands._types import frame_size
+
 NAME = "train"
 HELP = "train an SB3 agent (SAC, PPO, TD3, A2C, DQN) on latents, stacked pixels or true states"
 
@@ -22,7 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-every", type=int, default=None, help="env steps between evals")
     parser.add_argument("--eval-episodes", type=int, default=5)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--size", type=int, default=None, help="frame size (default 64)")
+    parser.add_argument(
+        "--size", type=frame_size, default=None, help="frame size H or HxW (default 64)"
+    )
     parser.add_argument("--features", default="mean", choices=["mean", "mean+std", "mean+cov"])
     parser.add_argument("--frame-stack", type=int, default=3, help="stacked frames (obs=pixels)")
     parser.add_argument(

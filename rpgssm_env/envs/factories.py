@@ -29,6 +29,7 @@ def make_pixel_env(
     state_fn: Callable[[gym.Env], np.ndarray] | None = None,
     render_mode: str | None = "rgb_array",
     crop: tuple[float, float, float, float] | None = None,
+    init_state: Any = None,
     **env_kwargs: Any,
 ) -> gym.Env:
     """A pixel env with optional background distractors.
@@ -47,6 +48,9 @@ def make_pixel_env(
         crop: ``(top, bottom, left, right)`` fractions of the render kept before resizing
             (``rpgssm/CartPole-v0`` registers its track band: the cart and pole are only a few
             pixels in a 64x64 frame of the whole render).
+        init_state: ``(low, high)`` per state variable: each episode starts from a uniform draw
+            (:class:`~rpgssm_env.wrappers.initial_state.InitialStateRange`), or ``"wide"``: the
+            env's pretraining ranges (:data:`rpgssm_env.envs.registration.WIDE_INIT_STATE`).
         render_mode: only ``"rgb_array"`` (or ``None``, treated the same) is supported;
             ``render()`` returns the composited frame.
         **env_kwargs: passed to the base env (e.g. ``g=9.81`` for Pendulum).
@@ -72,6 +76,15 @@ def make_pixel_env(
         if env_kwargs:
             raise TypeError(f"unexpected keyword arguments for an env instance: {env_kwargs}")
         env = base_id
+    if isinstance(init_state, str):
+        from rpgssm_env.envs.registration import wide_init_state
+
+        key = base_id if isinstance(base_id, str) else getattr(env.unwrapped.spec, "id", None)
+        init_state = wide_init_state(key, init_state)
+    if init_state is not None:
+        from rpgssm_env.wrappers.initial_state import InitialStateRange
+
+        env = InitialStateRange(env, init_state)
     return pixel_wrappers(
         env,
         size=size,
