@@ -388,3 +388,42 @@ def test_cli_train_and_bench_rl(tmp_path, capsys, pendulum_ckpt):
     assert summary["random"]["video"]["normalized"] == pytest.approx(0.0)
     assert "latent+em" in summary
     assert "latent+em" in (bench / "table.md").read_text()
+
+
+def test_bench_train_clean_protocol(tmp_path, pendulum_ckpt):
+    """DMControl-GB protocol: each seed trains once on clean frames and is evaluated under
+    every column; ``latent+em`` is the same agent with online EM at test time."""
+    from rpgssm_env.agents.bench import run_benchmark
+
+    out = tmp_path / "gb"
+    results = run_benchmark(
+        PENDULUM,
+        "SAC",
+        rows=("latent", "latent+em"),
+        cols=("none", "video"),
+        steps=120,
+        out=out,
+        checkpoints={"*": str(pendulum_ckpt)},
+        protocol="train-clean",
+        eval_episodes=2,
+        eval_every=0,
+        stack=1,
+        hyperparams={"learning_starts": 60, "batch_size": 16},
+        online_em={"every_n_steps": 50, "steps_per_update": 1, "window": 4, "batch_size": 2},
+        env_kwargs={"size": SIZE},
+        progress=False,
+    )
+    cells = results["cells"]
+    run_dir = cells["latent"]["none"]["0"]["run"]
+    assert run_dir.endswith("latent/none/seed0")
+    assert not (out / "runs" / "latent" / "video").exists()  # trained on clean frames only
+    for row in ("latent", "latent+em"):
+        for col in ("none", "video"):
+            assert cells[row][col]["0"]["run"] == run_dir
+            assert cells[row][col]["0"]["eval_distractor"] == col
+            em = row == "latent+em"
+            assert (tmp_path / run_dir / f"eval_{col}_{'em' if em else 'frozen'}_2.json").is_file()
+            # 2 x 200 evaluation steps, an EM update every 50 once 2 episodes are recorded
+            updates = cells[row][col]["0"]["final"]["online_em_updates"]
+            assert updates >= 3 if em else updates == 0
+    assert results["checkpoints"] == {"none": str(pendulum_ckpt)}

@@ -211,7 +211,7 @@ def run_benchmark(
             )
         finally:
             agent.close()
-        r.pop("online_em", None)
+        r["online_em_updates"] = len(r.pop("online_em", None) or [])
         _write(cache, r)
         return r
 
@@ -356,7 +356,10 @@ def plot_curves(results: dict[str, Any], path: str | Path) -> Path:
         ax.set_title(f"distractor: {col}")
         ax.set_xlabel("env steps")
         ax.set_ylabel("eval return")
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "no learning curves", ha="center", transform=ax.transAxes)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

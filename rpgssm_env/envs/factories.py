@@ -84,7 +84,10 @@ def make_pixel_env(
     if init_state is not None:
         from rpgssm_env.wrappers.initial_state import InitialStateRange
 
-        env = InitialStateRange(env, init_state)
+        if isinstance(init_state, dict):  # {"ranges": ..., "probability": ...}
+            env = InitialStateRange(env, **init_state)
+        else:
+            env = InitialStateRange(env, init_state)
     return pixel_wrappers(
         env,
         size=size,

@@ -27,15 +27,23 @@ class InitialStateRange(gym.Wrapper, gym.utils.RecordConstructorArgs):
         env: the base env (before any pixel wrapper, so the first frame shows the new state).
         ranges: ``(low, high)`` per state variable, in the env's units (e.g. CartPole:
             x [m], x_dot [m/s], theta [rad], theta_dot [rad/s]).
+        probability: the share of episodes that start from ``ranges``; the others keep the
+            env's own start (a mixture keeps episodes that differ only in the system's fast
+            variables, which a contrastive objective needs to learn them).
 
     Raises:
         ValueError: ``env.unwrapped`` has no ``state`` of that length, or a range with
             ``low > high``.
     """
 
-    def __init__(self, env: gym.Env, ranges: Sequence[Sequence[float]]) -> None:
-        gym.utils.RecordConstructorArgs.__init__(self, ranges=ranges)
+    def __init__(
+        self, env: gym.Env, ranges: Sequence[Sequence[float]], probability: float = 1.0
+    ) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, ranges=ranges, probability=probability)
         super().__init__(env)
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError(f"probability must be in [0, 1], got {probability}")
+        self.probability = float(probability)
         bounds = np.asarray(ranges, dtype=np.float64)
         if bounds.ndim != 2 or bounds.shape[1] != 2 or np.any(bounds[:, 0] > bounds[:, 1]):
             raise ValueError(f"ranges must be (low, high) pairs with low <= high, got {ranges!r}")
@@ -55,6 +63,8 @@ class InitialStateRange(gym.Wrapper, gym.utils.RecordConstructorArgs):
     ) -> tuple[Any, dict[str, Any]]:
         obs, info = self.env.reset(seed=seed, options=options)
         base = self.env.unwrapped
+        if base.np_random.uniform() >= self.probability:
+            return obs, info
         state = base.np_random.uniform(self.low, self.high)
         base.state = state.astype(np.asarray(base.state).dtype, copy=False)
         return self._observation(obs), info
