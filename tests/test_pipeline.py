@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rpgssm_env.agents.pipeline import (
-    PRETRAIN_DISTRACTOR_MODE,
-    prepare_dataset,
-    pretrain_init_state,
-)
+from rpgssm_env.agents.pipeline import PRETRAIN_DISTRACTOR_MODE, prepare_dataset
 from rpgssm_env.data.io import open_dataset
 from rpgssm_env.envs.collect import provenance_json
 
@@ -47,14 +43,14 @@ def test_prepared_rollouts_are_reused_only_for_the_same_settings(tmp_path):
     assert provenance_json(path)["policy"] == "sticky"
 
 
-def test_cartpole_pretraining_rollouts_start_anywhere_on_the_track(tmp_path):
+def test_start_state_ranges_reach_the_collected_rollouts(tmp_path):
     kw = {"env_kwargs": {"size": 16}, "workers": 1, "max_steps": 3, "progress": False}
-    path = prepare_dataset(tmp_path / "c.h5", "rpgssm/CartPole-v0", 30, **kw)
+    path = prepare_dataset(tmp_path / "c.h5", "rpgssm/CartPole-v0", 30, init_state="wide", **kw)
     assert provenance_json(path)["env_kwargs"]["init_state"] == "wide"
     with open_dataset(path) as src:
         x0 = np.array([src.read(i).states[0, 0] for i in range(len(src))])
-    assert x0.std() > 0.8  # uniform on +-2 m: std 1.15; the default starts: +-0.05 m
-    assert pretrain_init_state("rpgssm/Pendulum-v0") is None  # its starts already cover theta
-    own = prepare_dataset(tmp_path / "own.h5", "rpgssm/CartPole-v0", 5, init_state=None, **kw)
+    assert x0.std() > 0.8  # uniform on +-2 m: std 1.15
+    own = prepare_dataset(tmp_path / "own.h5", "rpgssm/CartPole-v0", 5, **kw)
+    assert "init_state" not in provenance_json(own)["env_kwargs"]
     with open_dataset(own) as src:
-        assert max(abs(src.read(i).states[0, 0]) for i in range(len(src))) <= 0.05
+        assert max(abs(src.read(i).states[0, 0]) for i in range(len(src))) <= 0.05  # the env's

@@ -15,7 +15,6 @@ __all__ = [
     "model_path",
     "prepare_dataset",
     "prepare_model",
-    "pretrain_init_state",
 ]
 
 #: Pretraining preset per pixel env id (:mod:`rpgssm_env.training.presets`).
@@ -30,16 +29,6 @@ PRESET_FOR = {"rpgssm/Pendulum-v0": "pendulum64", "rpgssm/CartPole-v0": "cartpol
 PRETRAIN_DISTRACTOR_MODE = "step"
 
 
-def pretrain_init_state(env_id: str) -> str | None:
-    """Start states of pretraining rollouts: ``"wide"`` where the env knows wide ranges
-    (:data:`rpgssm_env.envs.registration.WIDE_INIT_STATE`: random-policy CartPole never moves
-    the cart far from the centre, where an agent will), else the env's own."""
-    from rpgssm_env.envs.registration import CLASSIC_IDS, WIDE_INIT_STATE
-
-    base = CLASSIC_IDS.get(env_id, (env_id, 0))[0]
-    return "wide" if base in WIDE_INIT_STATE else None
-
-
 def prepare_dataset(
     out: str | os.PathLike,
     env_id: str,
@@ -52,7 +41,7 @@ def prepare_dataset(
     workers: int = 2,
     max_steps: int | None = None,
     policy: str = "random",
-    init_state: Any = "auto",
+    init_state: Any = None,
     progress: bool = True,
 ) -> Path:
     """Rollouts of an exploration ``policy`` (``"random"``, ``"sticky"``, ... see
@@ -60,8 +49,8 @@ def prepare_dataset(
     already there.
 
     ``distractor_mode`` (used with a distractor) defaults to ``"step"``: a new background frame
-    from the same distractor every step (see :data:`PRETRAIN_DISTRACTOR_MODE`). ``init_state``
-    (the pixel env's kwarg) defaults to :func:`pretrain_init_state`; ``None``: the env's own.
+    from the same distractor every step (see :data:`PRETRAIN_DISTRACTOR_MODE`). ``init_state``:
+    the pixel env's start-state ranges (``None``: the env's own starts).
 
     Returns:
         The data set path.
@@ -74,8 +63,6 @@ def prepare_dataset(
         kwargs["distractor"] = distractor
         if distractor_mode:
             kwargs["distractor_mode"] = distractor_mode
-    if init_state == "auto":
-        init_state = pretrain_init_state(env_id)
     if init_state is not None:
         kwargs["init_state"] = init_state
     if path.is_file():

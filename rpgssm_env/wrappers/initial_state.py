@@ -1,9 +1,11 @@
 """Wider start states for data collection: ``InitialStateRange``.
 
 Random-policy rollouts of a balancing task stay near the start state: CartPole's cart moves a few
-centimetres before the pole falls, so a perception model trained on them never sees the cart
-elsewhere on the track and its latents are garbage once an agent drives it away. Drawing each
-episode's start from wide per-variable ranges fixes the coverage without a trained policy.
+centimetres before the pole falls. Drawing each episode's start from wide per-variable ranges
+covers more of the state space without a trained policy. Beware with contrastive objectives such
+as the RP-GSSM's: a variable that is constant within an episode and differs between episodes
+(here the cart position) tells sequences apart on its own, and the model may then learn little
+else (see :data:`rpgssm_env.envs.registration.WIDE_INIT_STATE`).
 """
 
 from __future__ import annotations
