@@ -231,6 +231,20 @@ PRESETS: dict[str, dict[str, Any]] = {
     # 6000 steps in 676 s (1 thread, another run beside it), filtered R^2 (x, x_dot, theta,
     # theta_dot) = (0.62, 0.75, 0.71, 0.84), smoothed (0.62, 0.75, 0.71, 0.82): MISSED (0.9).
     # Random-policy x moves ~0.05 m, under one pixel at 64 px for the 4.8 m track.
+    # 2026-12-05 (10 min each, 1 thread, another run beside it; filtered R^2 x, x_dot, theta,
+    # theta_dot on held-out random-policy episodes with moving shapes):
+    #   64x128 frames (2x the horizontal pixels, 3856 steps): .71 .86 .61 .87 (kernel probe
+    #     theta .73); PPO (RL Zoo settings, 100k steps, 3 stacked outputs) on its latents: 78.
+    #   starts anywhere on the track (init_state="wide"): <0 -.17 .01 -.03 (the per-episode
+    #     cart position tells sequences apart; the latents keep x: R^2 .92 for x on live
+    #     latents); half the episodes wide: <0 .81 .37 .78.
+    #   a noisy balancing controller on the true state (eps 0.3, 184-step episodes, a target x
+    #     per episode), window 25 or 10: R^2 < 0.3 for every variable, same shortcut.
+    # Closed-loop diagnosis (64x128 model, a probe fitted on latents of the live env): R^2
+    # .95 .95 .92 .97 under random actions, but under a balancing controller the decoded theta
+    # drifts after ~25 steps (longer than any training episode; |error| .004 rad in steps
+    # 0-10, .15 in 25-100), and a balanced pole (theta std .02 rad) moves its tip by under a
+    # pixel. PPO on these latents: 60-78 (state PPO: 500 in 25 s). MISSED: 475.
     "cartpole64": {
         **_PENDULUM24,
         "channels": (16, 32, 32, 32),
