@@ -292,3 +292,5 @@ def test_sticky_policy_holds_actions_and_is_reproducible(tmp_path):
         load_policy("sticky:often", env)
     with pytest.raises(ValueError, match="sticky"):
         load_policy("wander", env)
+    with pytest.raises(ValueError, match="unknown policy 'wander'"):  # before any worker starts
+        write_dataset(tmp_path / "w.h5", "Pendulum-v1", 2, policy="wander", workers=2)

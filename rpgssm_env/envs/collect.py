@@ -306,6 +306,7 @@ def write_dataset(
         raise TypeError(f"policy must be one of {', '.join(POLICY_NAMES)} or a path to an SB3 .zip")
     policy = str(policy)
     probe = gym.make(env_id, **env_kwargs)
+    load_policy(policy, probe)  # a bad name or archive fails here, not in every worker
     provenance = {
         "env_id": env_id,
         "env_kwargs": {
