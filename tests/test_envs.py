@@ -222,3 +222,11 @@ def test_wide_start_states_cover_the_track():
         gym.make("rpgssm/CartPole-v0", init_state=((0, 1), (0, 1)))
     with pytest.raises(ValueError, match="low <= high"):
         gym.make("rpgssm/CartPole-v0", init_state=((1, 0),) * 4)
+    # a share of the episodes
+    ranges = ((-2.0, 2.0), (0.0, 0.0), (0.0, 0.0), (0.0, 0.0))
+    share = {"ranges": ranges, "probability": 0.5}
+    half = gym.make("rpgssm/CartPole-v0", size=16, init_state=share)
+    x0 = np.array([half.reset(seed=s)[1]["state"][0] for s in range(200)])
+    assert 0.35 < (np.abs(x0) > 0.05).mean() < 0.65
+    with pytest.raises(ValueError, match="probability"):
+        gym.make("rpgssm/CartPole-v0", init_state={"ranges": ranges, "probability": 2})

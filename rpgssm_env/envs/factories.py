@@ -49,8 +49,9 @@ def make_pixel_env(
             (``rpgssm/CartPole-v0`` registers its track band: the cart and pole are only a few
             pixels in a 64x64 frame of the whole render).
         init_state: ``(low, high)`` per state variable: each episode starts from a uniform draw
-            (:class:`~rpgssm_env.wrappers.initial_state.InitialStateRange`), or ``"wide"``: the
-            env's pretraining ranges (:data:`rpgssm_env.envs.registration.WIDE_INIT_STATE`).
+            (:class:`~rpgssm_env.wrappers.initial_state.InitialStateRange`); ``"wide"``: the
+            env's wide ranges (:data:`rpgssm_env.envs.registration.WIDE_INIT_STATE`); or
+            ``{"ranges": ..., "probability": p}`` for a share ``p`` of episodes.
         render_mode: only ``"rgb_array"`` (or ``None``, treated the same) is supported;
             ``render()`` returns the composited frame.
         **env_kwargs: passed to the base env (e.g. ``g=9.81`` for Pendulum).

@@ -34,8 +34,8 @@ class InitialStateRange(gym.Wrapper, gym.utils.RecordConstructorArgs):
             variables, which a contrastive objective needs to learn them).
 
     Raises:
-        ValueError: ``env.unwrapped`` has no ``state`` of that length, or a range with
-            ``low > high``.
+        ValueError: ``env.unwrapped`` has no ``state`` of that length, a range with
+            ``low > high``, or a probability outside [0, 1].
     """
 
     def __init__(
