@@ -245,3 +245,22 @@ def test_shapes_base_colour_follows_the_mode(mode, changes):
 
     distinct = {base_colour(f) for f in frames}
     assert (len(distinct) == len(frames)) if changes else (len(distinct) == 1)
+
+
+@pytest.mark.parametrize(("mode", "moves"), [("step", True), ("video", False), ("fixed", False)])
+def test_second_pendulum_pivot_follows_the_mode(mode, moves):
+    # in "step" mode the pivot and rod length are redrawn with the angle (a pivot kept for the
+    # episode identifies it to the contrastive objective); otherwise they stay put
+    from rpgssm_env.wrappers.distractors.procedural import PendulumSource
+
+    src = PendulumSource()
+    src.mode = mode
+    rng = np.random.default_rng(0)
+    frames = [src.reset(rng, (48, 48))] + [src.step(rng) for _ in range(4)]
+
+    def pivot(frame):  # the black hub drawn at the pivot
+        ys, xs = np.nonzero(frame.sum(axis=2) < 60)
+        return round(ys.mean()), round(xs.mean())
+
+    pivots = {pivot(f) for f in frames}
+    assert (len(pivots) == len(frames)) if moves else (len(pivots) == 1)
