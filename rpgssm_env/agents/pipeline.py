@@ -10,12 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = [
-    "PRESET_FOR",
-    "model_path",
-    "prepare_dataset",
-    "prepare_model",
-]
+__all__ = ["PRESET_FOR", "model_path", "prepare_dataset", "prepare_model"]
 
 #: Pretraining preset per pixel env id (:mod:`rpgssm_env.training.presets`).
 PRESET_FOR = {"rpgssm/Pendulum-v0": "pendulum64", "rpgssm/CartPole-v0": "cartpole64"}

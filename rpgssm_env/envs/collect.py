@@ -306,7 +306,13 @@ def write_dataset(
         raise TypeError(f"policy must be one of {', '.join(POLICY_NAMES)} or a path to an SB3 .zip")
     policy = str(policy)
     probe = gym.make(env_id, **env_kwargs)
-    load_policy(policy, probe)  # a bad name or archive fails here, not in every worker
+    # a bad name or a missing archive fails here, not in every worker (archives are loaded
+    # there: loading one here would also set this process's torch threads)
+    if Path(policy).suffix == ".zip":
+        if not Path(policy).is_file():
+            raise FileNotFoundError(f"SB3 policy archive not found: {policy}")
+    else:
+        load_policy(policy, probe)
     provenance = {
         "env_id": env_id,
         "env_kwargs": {

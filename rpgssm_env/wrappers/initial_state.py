@@ -50,8 +50,8 @@ class InitialStateRange(gym.Wrapper, gym.utils.RecordConstructorArgs):
         if bounds.ndim != 2 or bounds.shape[1] != 2 or np.any(bounds[:, 0] > bounds[:, 1]):
             raise ValueError(f"ranges must be (low, high) pairs with low <= high, got {ranges!r}")
         state = getattr(env.unwrapped, "state", None)
-        if state is None:  # classic-control envs create it in reset
-            env.reset(seed=0)
+        if state is None:  # classic-control envs create it in reset (unseeded: no RNG imposed)
+            env.reset()
             state = getattr(env.unwrapped, "state", None)
         if state is None or np.size(state) != len(bounds):
             raise ValueError(
