@@ -48,6 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--cache-gb", type=float, default=2.0,
+        help="GB of decoded episodes kept in memory after their first read (0: none; default 2)",
+    )  # fmt: skip
     g = parser.add_argument_group("model")
     g.add_argument("--latent-dim", type=int, default=None, help="K")
     g.add_argument("--prior", choices=["invariant", "general"], default=None)
@@ -119,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         seed=args.seed,
         threads=args.threads,
+        cache_gb=args.cache_gb,
         log_dir=args.log_dir,
         probe_every=args.probe_every,
         resume=args.resume,

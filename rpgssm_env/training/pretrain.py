@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from rpgssm_env.data.base import EpisodeSource, Segment
+from rpgssm_env.data.cache import MemoryCachedEpisodes
 from rpgssm_env.data.windows import WindowBatcher
 from rpgssm_env.model.rpgssm import RPGSSM, RPGSSMConfig, resolve_device
 from rpgssm_env.training.checkpoint import read_checkpoint, save_checkpoint
@@ -403,6 +404,7 @@ def pretrain(
     plots: bool = True,
     progress: bool = True,
     checkpoint_every: int = 0,
+    cache_gb: float = 2.0,
     **options: Any,
 ) -> dict[str, Any]:
     """Train an RP-GSSM on a data set and evaluate it on held-out episodes.
@@ -432,6 +434,9 @@ def pretrain(
         plots: write the PNG plots.
         progress: tqdm progress bar.
         checkpoint_every: also write ``out`` every so many steps (0: at evaluations and the end).
+        cache_gb: keep up to this many GB of decoded episodes in memory after their first read
+            (windows are then slices instead of decompressed HDF5 chunks); 0: read every window
+            from the data set.
         **options: any key of :data:`~rpgssm_env.training.presets.DEFAULTS` (``latent_dim``,
             ``prior``, ``head``, ``channels``, ``strides``, ``mode``, ``batch_size``,
             ``window``, ``lr``, ``lr_prior``, ``lr_recognition``, ``lr_actions``, ``steps``,
@@ -457,6 +462,8 @@ def pretrain(
     settings = resolve_settings(preset, **explicit, **options)
     paths = output_paths(out)
     source = _open(data)
+    if cache_gb > 0:
+        source = MemoryCachedEpisodes(source, max_bytes=int(cache_gb * 1e9))
     train, held_out = split_source(source, val, seed)
     has_states = train.spec.state_dim is not None and (
         held_out is None or held_out.spec.state_dim is not None
