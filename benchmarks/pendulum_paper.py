@@ -45,6 +45,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="1: see presets.py on threads")
     p.add_argument("--preset", default="pendulum24")
     p.add_argument("--steps", type=int, default=None, help="override the preset's steps")
+    p.add_argument("--batch-size", type=int, default=None, help="override the preset's B")
+    p.add_argument("--decay-every", type=int, default=None, help="override the lr decay period")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--out", type=Path, default=Path("runs/pendulum_paper"))
     p.add_argument("--n-train", type=int, default=500)
@@ -68,6 +70,8 @@ def main() -> None:
         minutes=args.minutes,
         threads=args.threads,
         steps=args.steps,
+        batch_size=args.batch_size,
+        decay_every=args.decay_every,
         seed=args.seed,
         probe_every=args.probe_every,
         probe_train_episodes=200,
