@@ -105,10 +105,13 @@ def test_best_checkpoint_has_lowest_held_out_loss(lgssm_run):
     assert meta["val_loss"] == pytest.approx(best["val_loss"])
 
 
-def test_resume_continues_the_run(tmp_path):
+@pytest.mark.parametrize("windows_per_episode", [1, 2])
+def test_resume_continues_the_run(tmp_path, windows_per_episode):
     train, val = _lgssm_npz(tmp_path, n_train=40, n_val=12, T=20)
-    # a beta ramp over the resume point: the schedule follows the step count
-    opts = {**LGSSM_OPTS, "batch_size": 8, "window": 10, "beta_final": 1.0, "beta_ramp": (2, 8)}
+    # a beta ramp over the resume point: the schedule follows the step count; with 2 windows
+    # per episode the grouped batches replay as well
+    opts = {**LGSSM_OPTS, "batch_size": 8, "window": 10, "beta_final": 1.0, "beta_ramp": (2, 8),
+            "windows_per_episode": windows_per_episode}  # fmt: skip
     out = tmp_path / "r" / "m.pt"
     first = pretrain(train, out, val=val, steps=6, probe_every=3, progress=False,
                      plots=False, **opts)  # fmt: skip

@@ -123,6 +123,31 @@ def test_long_episodes_constraint_holds():
         assert sorted(ep for ep, _ in batch) == [0, 1, 2]
 
 
+def test_windows_per_episode_groups_non_overlapping_windows():
+    """k windows of each of B / k episodes per batch: hard negatives that share the episode."""
+    src = _episodes(N=12, T=47, frames=False, actions=None)  # 9 windows of 5 per episode
+    batcher = WindowBatcher(src, batch_size=6, window=5, seed=2, windows_per_episode=3)
+    assert len(batcher) == 12 * 9 // 6
+    for _ in range(3):
+        epoch = _epoch_items(batcher)
+        assert len(epoch) >= len(batcher) - 2  # greedy dealing may strand a group or two
+        flat = list(itertools.chain.from_iterable(epoch))
+        assert len(flat) == len(set(flat))
+        for batch in epoch:
+            assert len(batch) == 6
+            episodes = [ep for ep, _ in batch]
+            assert sorted(episodes.count(e) for e in set(episodes)) == [3, 3]
+            for e in set(episodes):
+                starts = sorted(s for ep, s in batch if ep == e)
+                assert all(b - a >= 5 for a, b in itertools.pairwise(starts))  # no overlap
+    plain = WindowBatcher(src, batch_size=6, window=5, seed=2)
+    assert all(len({ep for ep, _ in b}) == 6 for b in _epoch_items(plain))
+    with pytest.raises(ValueError, match="divide batch_size"):
+        WindowBatcher(src, batch_size=6, window=5, windows_per_episode=4)
+    with pytest.raises(ValueError, match="episodes of >= 45 frames"):
+        WindowBatcher(_episodes(N=12, T=40), batch_size=6, window=15, windows_per_episode=3)
+
+
 def test_batch_contents_match_source():
     src = _episodes(N=6, T=12, actions="continuous")
     batcher = WindowBatcher(src, batch_size=3, window=4, seed=0)

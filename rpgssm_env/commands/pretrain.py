@@ -80,6 +80,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--grad-clip", type=float, default=None)
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--window", type=int, default=None, help="frames per training window T")
+    t.add_argument(
+        "--windows-per-episode", type=int, default=None,
+        help="k non-overlapping windows of each of B/k episodes per batch (default 1)",
+    )  # fmt: skip
     t.add_argument("--lr", type=float, default=None)
     t.add_argument("--lr-prior", type=float, default=None)
     t.add_argument("--lr-recognition", type=float, default=None)
@@ -105,6 +109,7 @@ _OPTIONS = (
     "A_rho", "A_freqs", "beta", "mode", "batch_size", "window", "lr", "lr_prior",
     "lr_recognition", "lr_actions", "decay", "decay_every", "angles", "steps", "projection_eps",
     "Q_init", "head_init_scale", "em_warmup", "grad_clip", "beta_final", "beta_ramp",
+    "windows_per_episode",
 )  # fmt: skip
 
 

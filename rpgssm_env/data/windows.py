@@ -5,8 +5,14 @@ random offset (so that different epochs see different cuts), shuffles them, and 
 batches of ``batch_size`` windows:
 
 * every window is used at most once per epoch (drawn without replacement);
-* a batch never holds two windows of the same episode: in the contrastive softmax another window
-  of the same episode would be a false negative.
+* a batch never holds two windows of the same episode (``windows_per_episode=1``, the default):
+  data sets of short, independent episodes need nothing more;
+* or, with ``windows_per_episode=k``, a batch holds ``B / k`` episodes with ``k`` NON-overlapping
+  windows of each. The spec forbids overlapping windows only (a duplicated frame is a false
+  negative in the contrastive softmax); windows of one episode at different times are true
+  negatives that share everything constant within the episode (a start position, a target, a
+  colour), so the softmax can no longer tell sequences apart by such constants and must use the
+  state that changes. Use it on long episodes whose constants identify them.
 
 Batches are dicts of torch tensors: ``obs`` (B, W, ...) (dtype as stored: uint8 frames stay
 uint8), ``actions`` (B, W-1, A) float32 or (B, W-1) int64, or ``None``, ``states`` (B, W, S)
@@ -36,9 +42,13 @@ class WindowBatcher:
         drop_last: drop the last, incomplete batch of each epoch (windows left over because
             their episodes already appear in every open batch are dropped too).
         shuffle: shuffle windows and draw random offsets; ``False`` gives a fixed order.
+        windows_per_episode: k, non-overlapping windows of each episode in a batch (``B / k``
+            episodes per batch; k must divide B). Windows of an episode left over after its
+            groups of k wait for the next epoch's cut.
 
     Raises:
-        ValueError: when fewer than B episodes are at least W frames long.
+        ValueError: when fewer than B / k episodes hold k windows of W frames, or k does not
+            divide B.
     """
 
     def __init__(
@@ -49,11 +59,18 @@ class WindowBatcher:
         seed: int = 0,
         drop_last: bool = True,
         shuffle: bool = True,
+        windows_per_episode: int = 1,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if window < 2:
             raise ValueError(f"window must be >= 2 frames, got {window}")
+        k = int(windows_per_episode)
+        if k < 1 or batch_size % k:
+            raise ValueError(
+                f"windows_per_episode must be >= 1 and divide batch_size={batch_size}, got {k}"
+            )
+        self.windows_per_episode = k
         self.source = source
         self.batch_size = int(batch_size)
         self.window = int(window)
@@ -66,12 +83,14 @@ class WindowBatcher:
         self._position = 0  # batches already yielded in the current epoch
         self._skip = 0  # batches to skip (after load_state_dict)
         self._lengths = np.asarray(source.lengths(), dtype=np.int64)
-        self._eligible = np.flatnonzero(self._lengths >= self.window)
-        if len(self._eligible) < self.batch_size:
+        self._eligible = np.flatnonzero(self._lengths >= k * self.window)
+        groups = batch_size // k
+        if len(self._eligible) < groups:
             raise ValueError(
-                f"batch_size={batch_size} needs at least {batch_size} episodes of >= {window} "
-                f"frames (a batch never holds two windows of one episode), but the source has "
-                f"{len(self._eligible)} such episodes out of {len(self._lengths)}"
+                f"batch_size={batch_size} with windows_per_episode={k} needs at least {groups} "
+                f"episodes of >= {k * window} frames (a batch never holds two groups of one "
+                f"episode), but the source has {len(self._eligible)} such episodes out of "
+                f"{len(self._lengths)}"
             )
 
     # -- epochs ----------------------------------------------------------------------------
@@ -90,23 +109,40 @@ class WindowBatcher:
             out = [out[i] for i in order]
         return out
 
+    def _groups(self) -> list[list[tuple[int, int]]]:
+        """The epoch's windows in groups of k from one episode (k = ``windows_per_episode``)."""
+        k = self.windows_per_episode
+        windows = self._windows()
+        if k == 1:
+            return [[w] for w in windows]
+        by_episode: dict[int, list[tuple[int, int]]] = {}
+        groups: list[list[tuple[int, int]]] = []
+        for w in windows:  # shuffled order: each group is a random k-subset of its episode
+            items = by_episode.setdefault(w[0], [])
+            items.append(w)
+            if len(items) == k:
+                groups.append(sorted(items, key=lambda x: x[1]))
+                by_episode[w[0]] = []
+        return groups
+
     def _batches(self) -> Iterator[list[tuple[int, int]]]:
-        """Deal windows greedily into open batches that do not yet hold their episode."""
+        """Deal groups greedily into open batches that do not yet hold their episode."""
         open_batches: list[tuple[list[tuple[int, int]], set[int]]] = []
-        for ep, start in self._windows():
+        for group in self._groups():
+            ep = group[0][0]
             for i, (items, episodes) in enumerate(open_batches):
                 if ep not in episodes:
-                    items.append((ep, start))
+                    items.extend(group)
                     episodes.add(ep)
                     if len(items) == self.batch_size:
                         del open_batches[i]
                         yield items
                     break
             else:
-                if self.batch_size == 1:
-                    yield [(ep, start)]
+                if len(group) == self.batch_size:
+                    yield list(group)
                 else:
-                    open_batches.append(([(ep, start)], {ep}))
+                    open_batches.append((list(group), {ep}))
         if not self.drop_last:
             for items, _ in open_batches:
                 yield items
@@ -126,7 +162,8 @@ class WindowBatcher:
 
     def __len__(self) -> int:
         """Upper bound on the number of batches per epoch."""
-        total = int((self._lengths[self._eligible] // self.window).sum())
+        k = self.windows_per_episode
+        total = k * int((self._lengths[self._eligible] // (k * self.window)).sum())
         return total // self.batch_size if self.drop_last else -(-total // self.batch_size)
 
     def infinite(self) -> Iterator[dict[str, torch.Tensor | None]]:

@@ -15,8 +15,10 @@ Keys (all optional):
 * transition initialisation: ``A_init`` (``A_0 = A_init I``) or ``A_init_kind="rotation"``
   (2x2 blocks ``A_rho R(f_i)``, frequencies ``f_i`` spread over ``A_freqs`` rad/step);
 * training: ``mode`` (``"em"``/``"direct"``), ``em_warmup`` (EM steps before direct ones),
-  ``batch_size``, ``window``, ``lr``, ``lr_prior``, ``lr_recognition``, ``lr_actions``,
-  ``decay``, ``decay_every``, ``steps``, ``grad_clip``;
+  ``batch_size``, ``window``, ``windows_per_episode`` (k non-overlapping windows of each of
+  ``B / k`` episodes per batch: see :class:`~rpgssm_env.data.windows.WindowBatcher`),
+  ``lr``, ``lr_prior``, ``lr_recognition``, ``lr_actions``, ``decay``, ``decay_every``,
+  ``steps``, ``grad_clip``;
 * probing: ``angles`` (state columns that are angles: probed as sin and cos).
 
 pendulum24: what makes omega learnable fast
@@ -145,6 +147,7 @@ DEFAULTS: dict[str, Any] = {
     "em_warmup": 0,
     "batch_size": 32,
     "window": None,
+    "windows_per_episode": 1,
     "lr": 1e-3,
     "lr_prior": None,
     "lr_recognition": None,

@@ -487,6 +487,7 @@ def pretrain(
         steps=int(settings["steps"]),
         batch_size=int(settings["batch_size"]),
         window=window,
+        windows_per_episode=int(settings["windows_per_episode"]),
         decay_every=settings["decay_every"] or None,
         beta=beta_schedule(settings),
         device=device,

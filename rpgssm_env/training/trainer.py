@@ -71,6 +71,8 @@ class EMTrainer:
         steps: total number of steps :meth:`fit` runs to.
         batch_size: B (only when ``data`` is an episode source).
         window: frames per window (only for an episode source; default its shortest episode).
+        windows_per_episode: non-overlapping windows of one episode per batch (episode source
+            only; see :class:`~rpgssm_env.data.windows.WindowBatcher`).
         grad_clip: clip the global gradient norm to this value (``None``: no clipping).
         mode: ``"em"`` or ``"direct"`` (default ``model.config.mode``).
         beta: weight of the chain KL (default ``model.config.beta``), or a schedule: a callable
@@ -102,6 +104,7 @@ class EMTrainer:
         steps: int = 10_000,
         batch_size: int = 32,
         window: int | None = None,
+        windows_per_episode: int = 1,
         grad_clip: float | None = 10.0,
         mode: str | None = None,
         beta: float | Callable[[int], float] | None = None,
@@ -144,7 +147,9 @@ class EMTrainer:
         if isinstance(data, EpisodeSource):
             if window is None:
                 window = int(data.lengths().min())
-            data = WindowBatcher(data, batch_size, window, seed=seed)
+            data = WindowBatcher(
+                data, batch_size, window, seed=seed, windows_per_episode=windows_per_episode
+            )
         self.data = data
         self._iterator: Iterator[Batch] | None = None
 
