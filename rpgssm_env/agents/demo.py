@@ -72,7 +72,7 @@ class DemoSettings:
 
 
 def demo_settings(mode: str = "default", **overrides: Any) -> DemoSettings:
-    """``"default"`` (about 12 min on 2 CPU cores), ``"full"`` (more data, longer pretraining,
+    """``"default"`` (about 13 min on 2 CPU cores), ``"full"`` (more data, longer pretraining,
     references measured in the same run) or ``"smoke"`` (tiny budgets, about a minute)."""
     if mode == "smoke":
         s = DemoSettings(
