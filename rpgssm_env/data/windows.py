@@ -11,8 +11,9 @@ batches of ``batch_size`` windows:
   windows of each. The spec forbids overlapping windows only (a duplicated frame is a false
   negative in the contrastive softmax); windows of one episode at different times are true
   negatives that share everything constant within the episode (a start position, a target, a
-  colour), so the softmax can no longer tell sequences apart by such constants and must use the
-  state that changes. Use it on long episodes whose constants identify them.
+  colour), so the softmax cannot tell those windows apart by such constants. Meant for long
+  episodes whose constants identify them; measured on CartPole controller data it did not help
+  (see the ``cartpole64`` preset's notes), so the default stays 1.
 
 Batches are dicts of torch tensors: ``obs`` (B, W, ...) (dtype as stored: uint8 frames stay
 uint8), ``actions`` (B, W-1, A) float32 or (B, W-1) int64, or ``None``, ``states`` (B, W, S)
