@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from rpgssm_env.data.base import DataSpec, EpisodeSource, Segment
+from rpgssm_env.data.base import DataSpec, Segment, StoredLengthsSource
 
 __all__ = ["ArrayEpisodes", "load_npz"]
 
 
-class ArrayEpisodes(EpisodeSource):
+class ArrayEpisodes(StoredLengthsSource):
     """An :class:`EpisodeSource` over in-memory (or memory-mapped) arrays.
 
     Args:
@@ -133,15 +133,6 @@ class ArrayEpisodes(EpisodeSource):
             state_names=state_names,
             metadata=dict(metadata or {}),
         )
-
-    def __len__(self) -> int:
-        return self.obs.shape[0]
-
-    def episode_length(self, index: int) -> int:
-        return int(self._lengths[index])
-
-    def lengths(self) -> np.ndarray:
-        return self._lengths.copy()
 
     def read(self, index: int, start: int = 0, stop: int | None = None) -> Segment:
         """Frames ``[start, stop)`` of episode ``index`` and the actions between them."""

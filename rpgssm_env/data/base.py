@@ -105,3 +105,19 @@ class EpisodeSource(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class StoredLengthsSource(EpisodeSource):
+    """An :class:`EpisodeSource` that holds its per-episode frame counts in ``self._lengths``
+    ((N,) int64, set by the subclass's ``__init__``)."""
+
+    _lengths: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self._lengths)
+
+    def episode_length(self, index: int) -> int:
+        return int(self._lengths[index])
+
+    def lengths(self) -> np.ndarray:
+        return self._lengths.copy()

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from rpgssm_env.data.base import EpisodeSource, Segment
+from rpgssm_env.data.base import EpisodeSource, Segment, StoredLengthsSource
 
 __all__ = ["MemoryCachedEpisodes"]
 
 
-class MemoryCachedEpisodes(EpisodeSource):
+class MemoryCachedEpisodes(StoredLengthsSource):
     """Whole episodes of ``source`` kept in memory after their first read, up to ``max_bytes``.
 
     Args:
@@ -38,15 +38,6 @@ class MemoryCachedEpisodes(EpisodeSource):
         self._episodes: dict[int, Segment] = {}
         frame = int(np.prod(self.spec.obs_shape)) * np.dtype(self.spec.obs_dtype).itemsize
         self._frame_bytes = max(frame, 1)
-
-    def __len__(self) -> int:
-        return len(self._lengths)
-
-    def episode_length(self, index: int) -> int:
-        return int(self._lengths[index])
-
-    def lengths(self) -> np.ndarray:
-        return self._lengths.copy()
 
     def _cached(self, index: int) -> Segment | None:
         seg = self._episodes.get(index)

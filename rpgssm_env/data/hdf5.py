@@ -31,7 +31,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from rpgssm_env.data.base import DataSpec, EpisodeSource, Segment
+from rpgssm_env.data.base import DataSpec, Segment, StoredLengthsSource
 
 __all__ = ["FORMAT", "HDF5EpisodeWriter", "HDF5Episodes", "is_rpgssm_hdf5", "spec_from_json"]
 
@@ -180,7 +180,7 @@ class HDF5EpisodeWriter:
             self.abort()
 
 
-class LazyHDF5Source(EpisodeSource):
+class LazyHDF5Source(StoredLengthsSource):
     """Base of the HDF5-backed sources: a read-only handle opened on first use and reopened after
     a ``fork`` (h5py handles do not survive one), and per-episode lengths held in memory.
 
@@ -200,15 +200,6 @@ class LazyHDF5Source(EpisodeSource):
             self._file = h5py.File(self.path, "r")
             self._pid = os.getpid()
         return self._file
-
-    def __len__(self) -> int:
-        return len(self._lengths)
-
-    def episode_length(self, index: int) -> int:
-        return int(self._lengths[index])
-
-    def lengths(self) -> np.ndarray:
-        return self._lengths.copy()
 
     def close(self) -> None:
         if self._file is not None:
