@@ -87,6 +87,13 @@ def test_cache_keeps_to_its_byte_budget(h5):
     assert src.reads[0] == 1
     assert src.reads[1] == 1
     assert all(src.reads[i] == 2 for i in range(2, len(LENGTHS)))  # streamed every time
+    # frames fit, frames + actions + states do not: one full read serves the first window, later
+    # windows stream (the episode is not decoded whole again)
+    tight = MemoryCachedEpisodes(CountingSource(h5.path), max_bytes=LENGTHS[0] * frame_bytes + 10)
+    for _ in range(3):
+        _same(tight.read(0, 2, 9), h5.read(0, 2, 9))
+    assert tight.cached_bytes == 0
+    assert tight.source.reads == {0: 3}
     off = MemoryCachedEpisodes(CountingSource(h5.path), max_bytes=0)
     off.read(0, 0, 5)
     off.read(0, 0, 5)

@@ -36,20 +36,24 @@ class MemoryCachedEpisodes(StoredLengthsSource):
         self.cached_bytes = 0
         self._lengths = np.asarray(source.lengths(), dtype=np.int64)
         self._episodes: dict[int, Segment] = {}
+        self._streamed: set[int] = set()  # episodes that did not fit (the cache only grows)
         frame = int(np.prod(self.spec.obs_shape)) * np.dtype(self.spec.obs_dtype).itemsize
         self._frame_bytes = max(frame, 1)
 
-    def _cached(self, index: int) -> Segment | None:
+    def _episode(self, index: int) -> Segment | None:
+        """The whole episode (cached, or read now and too large to keep), or ``None``: stream."""
         seg = self._episodes.get(index)
-        if seg is not None:
+        if seg is not None or index in self._streamed:
             return seg
         if self.cached_bytes + self.episode_length(index) * self._frame_bytes > self.max_bytes:
-            return None  # the frames alone no longer fit: stream this episode
+            self._streamed.add(index)  # the frames alone no longer fit
+            return None
         seg = self.source.read(index)
         arrays = [a for a in (seg.obs, seg.actions, seg.states) if a is not None]
         size = sum(a.nbytes for a in arrays)
         if self.cached_bytes + size > self.max_bytes:
-            return None
+            self._streamed.add(index)
+            return seg  # serve this read from it; later reads stream
         for a in arrays:
             a.setflags(write=False)
         self.cached_bytes += size
@@ -59,7 +63,7 @@ class MemoryCachedEpisodes(StoredLengthsSource):
     def read(self, index: int, start: int = 0, stop: int | None = None) -> Segment:
         """Frames ``[start, stop)`` of episode ``index`` (views of the cached episode)."""
         index = int(index)
-        seg = self._cached(index)
+        seg = self._episode(index)
         if seg is None:
             return self.source.read(index, start, stop)
         length = self.episode_length(index)
@@ -78,5 +82,6 @@ class MemoryCachedEpisodes(StoredLengthsSource):
 
     def close(self) -> None:
         self._episodes.clear()
+        self._streamed.clear()
         self.cached_bytes = 0
         self.source.close()

@@ -113,12 +113,9 @@ class WindowBatcher:
     def _groups(self) -> list[list[tuple[int, int]]]:
         """The epoch's windows in groups of k from one episode (k = ``windows_per_episode``)."""
         k = self.windows_per_episode
-        windows = self._windows()
-        if k == 1:
-            return [[w] for w in windows]
         by_episode: dict[int, list[tuple[int, int]]] = {}
         groups: list[list[tuple[int, int]]] = []
-        for w in windows:  # shuffled order: each group is a random k-subset of its episode
+        for w in self._windows():  # shuffled order: each group is a random k-subset of its episode
             items = by_episode.setdefault(w[0], [])
             items.append(w)
             if len(items) == k:
