@@ -55,7 +55,7 @@ def run_benchmark(
     out: str | Path = "runs/bench-rl",
     checkpoints: dict[str, str] | None = None,
     pretrain_minutes: float = 5.0,
-    pretrain_episodes: int = 60,
+    pretrain_episodes: int = 120,
     protocol: str = "matched",
     eval_episodes: int = 10,
     eval_every: int | None = None,

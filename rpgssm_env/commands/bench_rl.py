@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="RP-GSSM checkpoint for a column (or all); others are pretrained here",
     )
     parser.add_argument("--pretrain-minutes", type=float, default=5.0)
-    parser.add_argument("--pretrain-episodes", type=int, default=60)
+    parser.add_argument("--pretrain-episodes", type=int, default=120)
     parser.add_argument("--protocol", default="matched", choices=["matched", "train-clean"])
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument("--eval-every", type=int, default=None)
