@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from rpgssm_env.agents.pipeline import PRETRAIN_EPISODES
+
 __all__ = ["ROWS", "run_benchmark", "write_table"]
 
 ROWS = ("state", "pixels", "latent", "latent+em", "random")
@@ -55,7 +57,7 @@ def run_benchmark(
     out: str | Path = "runs/bench-rl",
     checkpoints: dict[str, str] | None = None,
     pretrain_minutes: float = 5.0,
-    pretrain_episodes: int = 120,
+    pretrain_episodes: int = PRETRAIN_EPISODES,
     protocol: str = "matched",
     eval_episodes: int = 10,
     eval_every: int | None = None,

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from rpgssm_env.agents.pipeline import PRETRAIN_EPISODES
+
 __all__ = ["DemoSettings", "demo_settings", "run_demo"]
 
 
@@ -48,7 +50,7 @@ class DemoSettings:
     #: need one swing fewer. Collecting the extra 60 costs ~20 s on 2 cores. Fresh-clone CI (2
     #: cores, 2026-12-05, 3f775d6): collect 40 s, pretrain 333 s, SAC 354 s, demo 12.5 min,
     #: normalised 0.94.
-    episodes: int = 120
+    episodes: int = PRETRAIN_EPISODES
     max_steps: int | None = None
     #: wall-clock cap of pretraining; the default run stops at ``pretrain_options["steps"]``
     pretrain_minutes: float = 7.0

@@ -23,6 +23,11 @@ PRESET_FOR = {"rpgssm/Pendulum-v0": "pendulum64", "rpgssm/CartPole-v0": "cartpol
 #: shortcut; the model still filters the continuous distractor at run time.
 PRETRAIN_DISTRACTOR_MODE = "step"
 
+#: Random-policy episodes collected to pretrain on (the demo's and ``bench-rl``'s default; 200
+#: steps each for Pendulum). 120 rather than 60: 3000 steps of batch 16 are ~100 passes over 60
+#: episodes, and the agent gained (measured in ``demo.DemoSettings`` and ``bench``).
+PRETRAIN_EPISODES = 120
+
 
 def prepare_dataset(
     out: str | os.PathLike,

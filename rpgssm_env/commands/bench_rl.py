@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from rpgssm_env.agents.pipeline import PRETRAIN_EPISODES
 from rpgssm_env.commands._types import frame_size
 
 NAME = "bench-rl"
@@ -34,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="RP-GSSM checkpoint for a column (or all); others are pretrained here",
     )
     parser.add_argument("--pretrain-minutes", type=float, default=5.0)
-    parser.add_argument("--pretrain-episodes", type=int, default=120)
+    parser.add_argument("--pretrain-episodes", type=int, default=PRETRAIN_EPISODES)
     parser.add_argument("--protocol", default="matched", choices=["matched", "train-clean"])
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument("--eval-every", type=int, default=None)
