@@ -42,14 +42,9 @@ class DemoSettings:
     env_id: str = "rpgssm/Pendulum-v0"
     distractor: str = "video"
     size: int = 64
-    #: random-policy episodes of 200 steps to pretrain on. 120 rather than 60 (2026-12-05, 1
-    #: thread, 3000 steps, SAC normalised return over 20 evaluation episodes): 60 episodes gave
-    #: 0.87 0.83 0.74 (SAC seeds 0-2 on one model; 3000 steps are ~100 passes over 12 000
-    #: frames), 120 gave 0.93 0.93 0.99, and two more 120-episode data sets and models (demo
-    #: seeds 1 and 2) 0.94 0.99 0.99 and 1.00; the evaluation episodes, paired by seed, mostly
-    #: need one swing fewer. Collecting the extra 60 costs ~20 s on 2 cores. Fresh-clone CI (2
-    #: cores, 2026-12-05, 3f775d6): collect 40 s, pretrain 333 s, SAC 354 s, demo 12.5 min,
-    #: normalised 0.94.
+    #: random-policy episodes of 200 steps to pretrain on (why 120: ``PRETRAIN_EPISODES``).
+    #: Fresh-clone CI (2 cores, 2026-12-05, 3f775d6): collect 40 s, pretrain 333 s, SAC 354 s,
+    #: demo 12.5 min, normalised 0.94.
     episodes: int = PRETRAIN_EPISODES
     max_steps: int | None = None
     #: wall-clock cap of pretraining; the default run stops at ``pretrain_options["steps"]``
