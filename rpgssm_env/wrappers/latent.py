@@ -33,7 +33,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from rpgssm_env.model.online import RPGSSMFilter
+from rpgssm_env.model.online import RolloutRecorder, RPGSSMFilter
 from rpgssm_env.model.rpgssm import RPGSSM, RPGSSMConfig
 
 __all__ = [
@@ -154,7 +154,50 @@ def batch_action(action: Any, kind: str | None) -> np.ndarray | None:
     return a.reshape(1)
 
 
-class LatentObservation(gym.Wrapper[np.ndarray, Any, Any, Any], gym.utils.RecordConstructorArgs):
+class FilterHolder:
+    """What the latent wrappers share: an :class:`RPGSSMFilter` over their N envs.
+
+    The vectorised wrappers also have the ``training`` switch: while it is set, :meth:`_recorder`
+    returns ``recorder`` (a :class:`RolloutRecorder` of ``buffer_size`` frames per env, made on
+    first use), which they hand what the filter sees.
+    """
+
+    filter: RPGSSMFilter
+    training: bool = False
+    recorder: Any | None = None
+    #: frames kept per env by the recorder made on first use
+    buffer_size: int = 1000
+
+    def _set_filter(
+        self,
+        model: RPGSSM | str | os.PathLike,
+        num_envs: int,
+        features: str,
+        device: str,
+        tune_malloc: bool,
+    ) -> RPGSSMFilter:
+        self.filter = RPGSSMFilter(
+            model, num_envs, features=features, device=device, tune_malloc=tune_malloc
+        )
+        self._J = len(self.filter.obs_shapes)
+        return self.filter
+
+    @property
+    def model(self) -> RPGSSM:
+        """The :class:`RPGSSM` used by the filter."""
+        return self.filter.model
+
+    def _recorder(self) -> Any | None:
+        if not self.training:
+            return None
+        if self.recorder is None:
+            self.recorder = RolloutRecorder(self.buffer_size)
+        return self.recorder
+
+
+class LatentObservation(
+    FilterHolder, gym.Wrapper[np.ndarray, Any, Any, Any], gym.utils.RecordConstructorArgs
+):
     """Replace an env's frames by the RP-GSSM filtered belief over latents.
 
     Args:
@@ -192,18 +235,10 @@ class LatentObservation(gym.Wrapper[np.ndarray, Any, Any, Any], gym.utils.Record
             tune_malloc=tune_malloc,
         )
         gym.Wrapper.__init__(self, env)
-        self.filter = RPGSSMFilter(
-            model, 1, features=features, device=device, tune_malloc=tune_malloc
-        )
+        self._set_filter(model, 1, features, device, tune_malloc)
         check_env_spaces(env.observation_space, env.action_space, self.filter.config)
         self.observation_space = latent_space(self.filter)
         self.pixels_in_info = bool(pixels_in_info)
-        self._J = len(self.filter.obs_shapes)
-
-    @property
-    def model(self) -> RPGSSM:
-        """The :class:`RPGSSM` used by the filter."""
-        return self.filter.model
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None

@@ -40,14 +40,13 @@ from stable_baselines3.common.vec_env.base_vec_env import (
     VecEnvWrapper,
 )
 
-from rpgssm_env.model.online import RolloutRecorder, RPGSSMFilter
 from rpgssm_env.model.rpgssm import RPGSSM
-from rpgssm_env.wrappers.latent import check_env_spaces, latent_space
+from rpgssm_env.wrappers.latent import FilterHolder, check_env_spaces, latent_space
 
 __all__ = ["VecLatentObservation"]
 
 
-class VecLatentObservation(VecEnvWrapper):
+class VecLatentObservation(FilterHolder, VecEnvWrapper):
     """SB3 ``VecEnvWrapper`` from frames to RP-GSSM filtered beliefs.
 
     :param venv: the vectorized pixel env (observations ``(N, H, W, C)`` frames).
@@ -79,32 +78,15 @@ class VecLatentObservation(VecEnvWrapper):
         pixels_in_info: bool = False,
         tune_malloc: bool = True,
     ) -> None:
-        filt = RPGSSMFilter(
-            model, venv.num_envs, features=features, device=device, tune_malloc=tune_malloc
-        )
+        filt = self._set_filter(model, venv.num_envs, features, device, tune_malloc)
         check_env_spaces(venv.observation_space, venv.action_space, filt.config, "the VecEnv")
         super().__init__(venv, observation_space=latent_space(filt))
-        self.filter = filt
         self.training = bool(training)
         self.recorder = recorder
         self.buffer_size = int(buffer_size)
         self.pixels_in_info = bool(pixels_in_info)
         self.last_frames: Any = None
         self._actions: np.ndarray | None = None
-        self._J = len(filt.obs_shapes)
-
-    @property
-    def model(self) -> RPGSSM:
-        """The :class:`RPGSSM` used by the filter."""
-        return self.filter.model
-
-    # -- recording ---------------------------------------------------------------------------
-    def _recorder(self) -> Any | None:
-        if not self.training:
-            return None
-        if self.recorder is None:
-            self.recorder = RolloutRecorder(self.buffer_size)
-        return self.recorder
 
     # -- VecEnv API ---------------------------------------------------------------------------
     def reset(self) -> VecEnvObs:

@@ -31,14 +31,13 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from gymnasium.vector.utils import batch_space
 
-from rpgssm_env.model.online import RolloutRecorder, RPGSSMFilter
 from rpgssm_env.model.rpgssm import RPGSSM
-from rpgssm_env.wrappers.latent import check_env_spaces, latent_space
+from rpgssm_env.wrappers.latent import FilterHolder, check_env_spaces, latent_space
 
 __all__ = ["VectorLatentObservation"]
 
 
-class VectorLatentObservation(VectorWrapper):
+class VectorLatentObservation(FilterHolder, VectorWrapper):
     """Gymnasium vector-env wrapper from frames to RP-GSSM filtered beliefs.
 
     Args:
@@ -68,9 +67,7 @@ class VectorLatentObservation(VectorWrapper):
         tune_malloc: bool = True,
     ) -> None:
         super().__init__(env)
-        self.filter = RPGSSMFilter(
-            model, env.num_envs, features=features, device=device, tune_malloc=tune_malloc
-        )
+        self._set_filter(model, env.num_envs, features, device, tune_malloc)
         check_env_spaces(
             env.single_observation_space, env.single_action_space, self.filter.config,
             "the vector env",
@@ -83,19 +80,6 @@ class VectorLatentObservation(VectorWrapper):
         self.training = bool(training)
         self.recorder = recorder
         self._starts = np.zeros(env.num_envs, dtype=bool)
-        self._J = len(self.filter.obs_shapes)
-
-    @property
-    def model(self) -> RPGSSM:
-        """The :class:`RPGSSM` used by the filter."""
-        return self.filter.model
-
-    def _recorder(self) -> Any | None:
-        if not self.training:
-            return None
-        if self.recorder is None:
-            self.recorder = RolloutRecorder()
-        return self.recorder
 
     def _frames(self, obs: Any) -> Any:
         return obs if self._J == 1 else list(obs)
