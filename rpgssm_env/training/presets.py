@@ -92,11 +92,15 @@ B = 16, lr decay every 5000 (preset)                6000  ~500 s .968 .914 .908 
   same, trained on to 10875 steps (15 min)         10875  901 s .949 .846 .884 / .942 .832 .823
   preset, beta 0.5 -> 0.75 over steps 1500..4000    6000  (*)   .912 .705 .721 / .927 .734 .736
   preset, beta 0.5 -> 1 over steps 2000..5000       6000  (*)   .963 .702 .789 / .955 .714 .791
+  preset, beta 0.5 -> 0.35 over steps 3000..5000    6000  (*)   .965 .908 .853 / .968 .872 .792
 =================================================  =====  ====  ===============================
 
-(*) 2026-12-05, four runs on the 2 cores (times not comparable). A beta ramp does not hold cos
-theta at batch 16: both ramps kept smoothed cos at .97-.98 up to step 3500 (omega .80-.83 there),
-then cos fell to .70-.74 by step 4000-4500, below the preset without a ramp.
+(*) 2026-12-05, three or four runs on the 2 cores (times not comparable). A beta ramp does not
+hold cos theta at batch 16: the upward ramps kept smoothed cos at .97-.98 up to step 3500 (omega
+.80-.83 there), then cos fell to .70-.74 by step 4000-4500, below the preset without a ramp. The
+downward ramp held cos at .98 to step 4500 (omega .77-.80), and after the lr decay at step 5000
+traded it for omega (cos .98 -> .91, omega .80 -> .85): with K = 8 the model keeps either cos
+theta or the last few hundredths of omega, whatever the schedule of beta.
 
 The preset row is the 15-minute run read at step 6000 (the schedule up to there is the
 preset's; ``benchmarks/robustness_table.py`` retrained it and got the same figures): sin and
