@@ -44,7 +44,7 @@ class DemoSettings:
     size: int = 64
     #: random-policy episodes of 200 steps to pretrain on (why 120: ``PRETRAIN_EPISODES``).
     #: Fresh-clone CI (2 cores, 2026-12-05, 3f775d6): collect 40 s, pretrain 333 s, SAC 354 s,
-    #: demo 12.5 min, normalised 0.94.
+    #: demo 12.5 min, normalised 0.94; again on c8cec76: 40 s, 341 s, 320 s, 12.0 min, 0.94.
     episodes: int = PRETRAIN_EPISODES
     max_steps: int | None = None
     #: wall-clock cap of pretraining; the default run stops at ``pretrain_options["steps"]``
