@@ -187,6 +187,11 @@ class FilterHolder:
         """The :class:`RPGSSM` used by the filter."""
         return self.filter.model
 
+    def _frames(self, obs: Any) -> Any:
+        """A batch of frames as the filter takes it: the array, or a list of J (N, ...) arrays
+        (vector envs give Tuple observations as tuples)."""
+        return obs if self._J == 1 else list(obs)
+
     def _recorder(self) -> Any | None:
         if not self.training:
             return None

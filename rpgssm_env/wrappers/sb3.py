@@ -136,11 +136,6 @@ class VecLatentObservation(FilterHolder, VecEnvWrapper):
         self.venv.close()
 
     # -- frames (one or J modalities) ---------------------------------------------------------
-    def _frames(self, frames: Any) -> Any:
-        if self._J == 1:
-            return frames
-        return list(frames)  # SB3 keeps Tuple observations as tuples of (N, ...) arrays
-
     def _stack(self, per_env: list[Any]) -> Any:
         if self._J == 1:
             return np.stack(per_env)

@@ -81,9 +81,6 @@ class VectorLatentObservation(FilterHolder, VectorWrapper):
         self.recorder = recorder
         self._starts = np.zeros(env.num_envs, dtype=bool)
 
-    def _frames(self, obs: Any) -> Any:
-        return obs if self._J == 1 else list(obs)
-
     def _select(self, obs: Any, idx: np.ndarray) -> Any:
         return obs[idx] if self._J == 1 else [o[idx] for o in obs]
 
