@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -427,3 +428,17 @@ def test_bench_train_clean_protocol(tmp_path, pendulum_ckpt):
             updates = cells[row][col]["0"]["final"]["online_em_updates"]
             assert updates >= 3 if em else updates == 0
     assert results["checkpoints"] == {"none": str(pendulum_ckpt)}
+
+
+def test_pixel_off_policy_on_cpu_warns_about_its_run_time():
+    """SB3's batch 256 CnnPolicy updates run ~2 env steps/s on a CPU core: say so up front."""
+    from rpgssm_env.agents.core import _warn_slow_pixel_updates
+
+    with pytest.warns(UserWarning, match=r"~2\.8 h.*batch_size': 64"):
+        _warn_slow_pixel_updates("SAC", {"batch_size": 256}, 20_000, "cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_slow_pixel_updates("SAC", {"batch_size": 64}, 20_000, "cpu")  # the fast remedy
+        _warn_slow_pixel_updates("SAC", {"batch_size": 256}, 200, "cpu")  # minutes: no fuss
+        _warn_slow_pixel_updates("PPO", {"batch_size": 256}, 20_000, "cpu")  # on-policy
+        _warn_slow_pixel_updates("SAC", {"batch_size": 256}, 20_000, "cuda")

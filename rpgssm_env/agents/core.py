@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -271,6 +272,37 @@ class LoadedAgent:
 
 
 # -- training -------------------------------------------------------------------------------------
+#: Off-policy CnnPolicy updates per second on one CPU core at batch 256 (SAC, 64x64x9 frames,
+#: NatureCNN; measured for the pixel row of ``bench.py``): about 2 env steps/s.
+_CPU_PIXEL_STEPS_PER_S_AT_256 = 2.0
+
+
+def _warn_slow_pixel_updates(algo: str, hp: dict[str, Any], steps: int, device: str) -> None:
+    """Warn before an off-policy CnnPolicy run that would take hours on a CPU.
+
+    One gradient step per env step at batch ``B`` costs roughly ``B / 256 * 0.5`` s on a CPU
+    core, so SB3's default batch 256 gives ~2 env steps/s; the warning names the estimate and
+    the two remedies (a GPU, or a smaller ``batch_size``).
+    """
+    if algo not in ("SAC", "TD3", "DQN"):
+        return
+    on_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
+    batch = int(hp.get("batch_size", 256))
+    if not on_cpu or batch < 128:
+        return
+    per_s = _CPU_PIXEL_STEPS_PER_S_AT_256 * 256 / batch
+    hours = steps / per_s / 3600
+    if hours < 0.25:
+        return
+    warnings.warn(
+        f"obs='pixels' with {algo} at batch_size={batch} on a CPU runs about {per_s:.0f} env "
+        f"steps/s: {steps} steps take ~{hours:.1f} h. Use device='cuda', or a smaller batch "
+        "(hyperparams={'batch_size': 64}, `--hp batch_size=64`: ~4x faster).",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
 def train_agent(
     env_id: str,
     algo: str = "SAC",
@@ -361,6 +393,7 @@ def train_agent(
         hp["policy"] = "CnnPolicy"
         if "buffer_size" in hp or algo in ("SAC", "TD3", "DQN"):
             hp["buffer_size"] = min(int(hp.get("buffer_size", 1_000_000)), max(steps, 1000))
+        _warn_slow_pixel_updates(algo, hp, steps, device)
     em_opts: dict[str, Any] | None = None
     if online_em:
         em_opts = dict(ONLINE_EM_DEFAULTS)
