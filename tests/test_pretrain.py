@@ -183,6 +183,11 @@ def test_rotation_blocks_and_init():
     assert model.prior.spectral_norm() == pytest.approx(0.97, abs=1e-6)
     with pytest.raises(ValueError, match="A_init_kind"):
         init_transition(model, "bogus", 0.9, (0.1, 0.2))
+    # the rotation parametrisation starts at the same matrix as the free one
+    rot = RPGSSM(RPGSSMConfig(latent_dim=5, obs_shape=(3,), hidden=(), A_param="rotation",
+                              projection_eps=0.02))  # fmt: skip
+    init_transition(rot, "rotation", 0.9, (0.1, 0.3))
+    torch.testing.assert_close(rot.prior.A.double(), A, atol=1e-6, rtol=0)
 
 
 def test_presets_and_overrides():

@@ -92,6 +92,46 @@ def test_projection_none_and_diag_sigmoid():
     assert torch.linalg.eigvalsh(diag.Q.double()).min() > 1e-3
 
 
+def test_rotation_parametrisation_is_stable_and_band_limited():
+    """A = blockdiag(rho_i R(f_i)) (+ a real eigenvalue for odd K): eigenvalues rho_i e^{+-i f_i},
+    Q = I - A A^T = diag(1 - rho^2), and no raw value leaves s_max < 1 or f < A_max_freq."""
+    K = 5
+    prior = LinearGaussianPrior(K, A_param="rotation", A_init=0.8, projection_eps=0.02).double()
+    prior.set_rotation_(0.9, [0.2, 1.0])
+    A = prior.A.detach()
+    block = 0.9 * torch.tensor([[math.cos(0.2), -math.sin(0.2)], [math.sin(0.2), math.cos(0.2)]])
+    torch.testing.assert_close(A[:2, :2], block.double())
+    torch.testing.assert_close(A[2:4, :2], torch.zeros(2, 2, dtype=torch.float64))
+    assert float(A[4, 4]) == pytest.approx(0.9)  # the odd K's real eigenvalue
+    ev = torch.linalg.eigvals(A)
+    torch.testing.assert_close(ev.abs(), torch.full((K,), 0.9, dtype=torch.float64))
+    angles = sorted(abs(float(torch.angle(e))) for e in ev)
+    assert angles == pytest.approx([0.0, 0.2, 0.2, 1.0, 1.0])
+    torch.testing.assert_close(prior.Q.detach(), 0.19 * torch.eye(K, dtype=torch.float64))
+    # gradients reach every raw parameter; the projection is a no-op
+    (prior.A * torch.arange(K * K, dtype=torch.float64).reshape(K, K)).sum().backward()
+    assert bool((prior.A_raw.grad != 0).all())
+    before = prior.A_raw.detach().clone()
+    prior.project_()
+    assert torch.equal(prior.A_raw, before)
+    with torch.no_grad():
+        prior.A_raw.fill_(60.0)  # sigmoid rounds to 1: radii at 1 - eps, frequencies at the cap
+    assert prior.spectral_norm() == pytest.approx(0.98)
+    _, freqs, _ = prior.rotation_params()
+    assert float(freqs.detach().max()) == pytest.approx(math.pi / 2)
+    assert torch.linalg.eigvalsh(prior.Q).min() > 0.03
+    with pytest.raises(ValueError, match="A_max_freq"):
+        prior.set_rotation_(0.9, [0.2, 2.0])  # above pi / 2
+    with pytest.raises(ValueError, match="need 2 frequencies"):
+        prior.set_rotation_(0.9, [0.2])
+    with pytest.raises(ValueError, match="A_init"):
+        LinearGaussianPrior(4, A_param="rotation", A_init=1.0)
+    with pytest.raises(ValueError, match="A_max_freq"):
+        LinearGaussianPrior(4, A_param="rotation", A_max_freq=4.0)
+    with pytest.raises(ValueError, match="needs A_param='rotation'"):
+        LinearGaussianPrior(4).rotation_params()
+
+
 @pytest.mark.parametrize("q_param", ["diag", "cholesky"])
 def test_general_parametrisation(q_param):
     K = 4

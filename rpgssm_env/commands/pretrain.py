@@ -64,6 +64,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="A_0 = A_init I, or 2x2 rotation blocks rho R(f)",
     )  # fmt: skip
     g.add_argument("--A-init", dest="A_init", type=float, default=None)
+    g.add_argument(
+        "--A-param", dest="A_param", choices=["full", "diag_sigmoid", "rotation"], default=None,
+        help="free A (projected to s_max < 1), diagonal, or damped 2x2 rotation blocks",
+    )  # fmt: skip
+    g.add_argument(
+        "--A-max-freq", dest="A_max_freq", type=float, default=None,
+        help="largest rotation frequency of --A-param rotation (rad/step; default pi/2)",
+    )  # fmt: skip
     g.add_argument("--A-rho", dest="A_rho", type=float, default=None)
     g.add_argument("--A-freqs", dest="A_freqs", type=_floats, default=None, help="lo,hi rad/step")
     g.add_argument("--beta", type=float, default=None, help="weight of the chain KL")
@@ -106,10 +114,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 _OPTIONS = (
     "latent_dim", "prior", "head", "channels", "strides", "hidden", "A_init_kind", "A_init",
-    "A_rho", "A_freqs", "beta", "mode", "batch_size", "window", "lr", "lr_prior",
-    "lr_recognition", "lr_actions", "decay", "decay_every", "angles", "steps", "projection_eps",
-    "Q_init", "head_init_scale", "em_warmup", "grad_clip", "beta_final", "beta_ramp",
-    "windows_per_episode",
+    "A_param", "A_max_freq", "A_rho", "A_freqs", "beta", "mode", "batch_size", "window", "lr",
+    "lr_prior", "lr_recognition", "lr_actions", "decay", "decay_every", "angles", "steps",
+    "projection_eps", "Q_init", "head_init_scale", "em_warmup", "grad_clip", "beta_final",
+    "beta_ramp", "windows_per_episode",
 )  # fmt: skip
 
 

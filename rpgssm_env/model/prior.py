@@ -11,9 +11,16 @@ Parametrisations:
   ``"cholesky"``: ``L L^T + eps I`` with a softplus diagonal on ``L``), ``b`` and ``m_1`` learned,
   ``Q_1 = I`` or learned through the same positive-definite map.
 
-``A`` is either a free ``(K, K)`` matrix (``A_param="full"``), or
-``(1 - projection_eps) diag(sigmoid(alpha))`` (``A_param="diag_sigmoid"``), stable by
-construction, even where float32 rounds ``sigmoid`` to 1 (no projection needed).
+``A`` is either a free ``(K, K)`` matrix (``A_param="full"``),
+``(1 - projection_eps) diag(sigmoid(alpha))`` (``A_param="diag_sigmoid"``), or block-diagonal
+damped rotations ``rho_i R(f_i)`` with ``rho_i = (1 - projection_eps) sigmoid(alpha_i)`` and
+frequencies ``f_i = A_max_freq sigmoid(phi_i)`` in ``(0, A_max_freq)`` rad/step
+(``A_param="rotation"``; an odd K adds one real eigenvalue). The last two are stable by
+construction, even where float32 rounds ``sigmoid`` to 1 (no projection needed). The rotation
+form is normal (``A A^T = diag(rho^2)``); it loses no generality for the invariant prior up to
+an orthogonal change of latent basis, which the recognition heads absorb, for any normal ``A``,
+and it keeps every mode's frequency below ``A_max_freq``: with a free ``A``, modes that stop
+carrying information drift to period-2 or period-3 "flicker" (eigenvalue angles near pi).
 
 Actions (with 0-based arrays, ``actions[:, i]`` drives ``z[i] -> z[i+1]``):
 
@@ -80,6 +87,12 @@ class _PDMatrix(nn.Module):
             return torch.diag_embed(F.softplus(self.raw)) + self.eps * eye
         L = torch.tril(self.raw, -1) + torch.diag_embed(F.softplus(self.raw.diagonal()))
         return L @ L.transpose(-1, -2) + self.eps * eye
+
+
+def _logit(p: float) -> float:
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"expected a value in (0, 1), got {p}")
+    return math.log(p / (1.0 - p))
 
 
 def _small_linear(fan_in: int, fan_out: int, scale: float = 1e-2, bias: bool = True) -> nn.Linear:
@@ -180,7 +193,10 @@ class LinearGaussianPrior(nn.Module):
         latent_dim: K.
         parametrization: ``"invariant"`` (learn A only; ``Q = I - A A^T``) or ``"general"``.
         A_init: ``A_0 = A_init * I`` (the paper: 0.5 for the pendulum, 1.0 for the walker).
-        A_param: ``"full"`` (free matrix) or ``"diag_sigmoid"`` (``diag(sigmoid(alpha))``).
+        A_param: ``"full"`` (free matrix), ``"diag_sigmoid"`` (``diag(sigmoid(alpha))``) or
+            ``"rotation"`` (block-diagonal damped rotations, see the module docstring; starts
+            at ``rho = A_init`` and frequencies near 0).
+        A_max_freq: the largest rotation frequency (rad/step) of ``A_param="rotation"``.
         Q_param: positive-definite map for Q (and a learned Q_1): ``"diag"`` or ``"cholesky"``.
         Q_init: initial ``Q = Q_init * I`` in the general parametrisation (default
             ``max(1 - A_init^2, 0.1)``).
@@ -203,6 +219,7 @@ class LinearGaussianPrior(nn.Module):
         parametrization: str = "invariant",
         A_init: float = 0.5,
         A_param: str = "full",
+        A_max_freq: float = math.pi / 2,
         Q_param: str = "diag",
         Q_init: float | None = None,
         learn_Q1: bool = False,
@@ -222,8 +239,12 @@ class LinearGaussianPrior(nn.Module):
             raise ValueError(
                 f"parametrization must be 'invariant' or 'general', got {parametrization!r}"
             )
-        if A_param not in ("full", "diag_sigmoid"):
-            raise ValueError(f"A_param must be 'full' or 'diag_sigmoid', got {A_param!r}")
+        if A_param not in ("full", "diag_sigmoid", "rotation"):
+            raise ValueError(
+                f"A_param must be 'full', 'diag_sigmoid' or 'rotation', got {A_param!r}"
+            )
+        if not 0.0 < A_max_freq <= math.pi:
+            raise ValueError(f"A_max_freq must be in (0, pi] rad/step, got {A_max_freq}")
         if projection not in ("clip", "scale", None):
             raise ValueError(f"projection must be 'clip', 'scale' or None, got {projection!r}")
         if not 0.0 < projection_eps < 1.0:
@@ -234,15 +255,18 @@ class LinearGaussianPrior(nn.Module):
         self.A_param = A_param
         self.projection = projection
         self.projection_eps = projection_eps
+        self.A_max_freq = float(A_max_freq)
         if A_param == "full":
             self.A_raw = nn.Parameter(A_init * torch.eye(K))
         else:
-            if not 0.0 < A_init < 1.0:
-                raise ValueError(f"diag_sigmoid A needs 0 < A_init < 1, got {A_init}")
-            a0 = A_init / (1.0 - projection_eps)
-            if not 0.0 < a0 < 1.0:
-                raise ValueError(f"diag_sigmoid A needs A_init < 1 - projection_eps, got {A_init}")
-            self.A_raw = nn.Parameter(torch.full((K,), math.log(a0 / (1.0 - a0))))
+            if not 0.0 < A_init < 1.0 - projection_eps:
+                raise ValueError(
+                    f"A_param={A_param!r} needs 0 < A_init < 1 - projection_eps, got {A_init}"
+                )
+            raw = torch.full((K,), _logit(A_init / (1.0 - projection_eps)))
+            if A_param == "rotation":  # (rho logits of the K // 2 blocks, their freq logits, ...)
+                raw[K // 2 : 2 * (K // 2)] = _logit(0.01)
+            self.A_raw = nn.Parameter(raw)
         if parametrization == "invariant":
             self.Q_map = None
             self.Q1_map = None
@@ -269,7 +293,38 @@ class LinearGaussianPrior(nn.Module):
         """Base transition matrix (K, K)."""
         if self.A_param == "full":
             return self.A_raw
-        return torch.diag_embed((1.0 - self.projection_eps) * torch.sigmoid(self.A_raw))
+        if self.A_param == "diag_sigmoid":
+            return torch.diag_embed((1.0 - self.projection_eps) * torch.sigmoid(self.A_raw))
+        rho, freqs, real = self.rotation_params()
+        c, s = rho * torch.cos(freqs), rho * torch.sin(freqs)
+        blocks = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
+        return torch.block_diag(*blocks.unbind(0), *real.reshape(-1, 1, 1).unbind(0))
+
+    def rotation_params(self) -> tuple[Tensor, Tensor, Tensor]:
+        """``A_param="rotation"``: block radii ``rho`` (K // 2,), frequencies (K // 2,) in
+        rad/step, and the real eigenvalue of an odd K (K % 2,)."""
+        if self.A_param != "rotation":
+            raise ValueError(f"rotation_params needs A_param='rotation', not {self.A_param!r}")
+        n = self.latent_dim // 2
+        scale = 1.0 - self.projection_eps
+        rho = scale * torch.sigmoid(self.A_raw[:n])
+        freqs = self.A_max_freq * torch.sigmoid(self.A_raw[n : 2 * n])
+        return rho, freqs, scale * torch.sigmoid(self.A_raw[2 * n :])
+
+    @torch.no_grad()
+    def set_rotation_(self, rho: float, freqs: Sequence[float]) -> None:
+        """``A_param="rotation"``: set every radius (and an odd K's real eigenvalue) to ``rho``
+        and the K // 2 block frequencies to ``freqs`` (rad/step, in ``(0, A_max_freq)``)."""
+        n = self.latent_dim // 2
+        if len(freqs) != n:
+            raise ValueError(f"need {n} frequencies (K // 2), got {len(freqs)}")
+        f = torch.as_tensor(list(freqs), dtype=torch.float64) / self.A_max_freq
+        if not bool(((f > 0) & (f < 1)).all()):
+            raise ValueError(f"frequencies must lie in (0, A_max_freq={self.A_max_freq:.3f})")
+        self.rotation_params()  # checks A_param
+        raw = torch.full((self.latent_dim,), _logit(rho / (1.0 - self.projection_eps)))
+        raw[n : 2 * n] = torch.log(f / (1 - f))
+        self.A_raw.copy_(raw.to(self.A_raw))
 
     @property
     def Q(self) -> Tensor:
@@ -332,7 +387,7 @@ class LinearGaussianPrior(nn.Module):
 
         ``"clip"`` clips every singular value; ``"scale"`` rescales ``A`` only when
         ``s_max(A) > 1 - eps``. Outside autodiff; the optimiser state is not touched. A no-op for
-        ``A_param="diag_sigmoid"`` or ``projection=None``.
+        ``A_param="diag_sigmoid"`` or ``"rotation"``, or ``projection=None``.
         """
         if self.A_param != "full" or self.projection is None:
             return

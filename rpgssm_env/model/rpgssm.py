@@ -19,6 +19,7 @@ spec section 3, in ``"em"`` mode with the posterior held fixed (E-step without g
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -103,7 +104,9 @@ class RPGSSMConfig:
         modalities: J > 1 modalities; when given, replaces obs_shape/head/channels/hidden.
         prior: ``"invariant"`` (learn A; Q = I - A A^T) or ``"general"``.
         A_init: ``A_0 = A_init I``.
-        A_param: ``"full"`` or ``"diag_sigmoid"`` (stable by construction).
+        A_param: ``"full"``, ``"diag_sigmoid"`` or ``"rotation"`` (the last two stable by
+            construction; see :mod:`rpgssm_env.model.prior`).
+        A_max_freq: the largest rotation frequency of ``A_param="rotation"`` (rad/step).
         Q_param: ``"diag"`` or ``"cholesky"`` (general prior).
         Q_init: initial ``Q = Q_init I`` (general prior; default ``max(1 - A_init^2, 0.1)``).
         learn_Q1: learn Q_1 (general prior).
@@ -136,6 +139,7 @@ class RPGSSMConfig:
     prior: str = "invariant"
     A_init: float = 0.5
     A_param: str = "full"
+    A_max_freq: float = math.pi / 2
     Q_param: str = "diag"
     Q_init: float | None = None
     learn_Q1: bool = False
@@ -277,6 +281,7 @@ class RPGSSM(nn.Module):
             parametrization=config.prior,
             A_init=config.A_init,
             A_param=config.A_param,
+            A_max_freq=config.A_max_freq,
             Q_param=config.Q_param,
             Q_init=config.Q_init,
             learn_Q1=config.learn_Q1,

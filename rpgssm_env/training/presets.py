@@ -7,7 +7,8 @@ the preset's value. :data:`DEFAULTS` holds the values used when neither gives on
 Keys (all optional):
 
 * model: ``latent_dim``, ``prior`` (``"invariant"``/``"general"``), ``head``, ``channels``,
-  ``strides`` (conv trunk), ``hidden`` (MLP trunk), ``A_param``, ``Q_param``, ``Q_init``,
+  ``strides`` (conv trunk), ``hidden`` (MLP trunk), ``A_param`` (``"full"``, ``"diag_sigmoid"``,
+  ``"rotation"``), ``A_max_freq`` (rad/step, rotation form), ``Q_param``, ``Q_init``,
   ``projection``, ``projection_eps``, ``action_mlp``, ``beta``, ``head_init_scale`` (factor on
   the recognition head's initial weights); ``beta_final`` and ``beta_ramp = (first, last)``:
   the chain-KL weight goes linearly from ``beta`` at step ``first`` to ``beta_final`` at step
@@ -164,6 +165,7 @@ DEFAULTS: dict[str, Any] = {
     "strides": None,
     "hidden": (256, 256),
     "A_param": "full",
+    "A_max_freq": 1.5707963267948966,  # pi / 2
     "Q_param": "diag",
     "Q_init": None,
     "projection": "clip",

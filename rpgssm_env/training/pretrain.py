@@ -188,21 +188,26 @@ def rotation_blocks(
 @torch.no_grad()
 def init_transition(model: RPGSSM, kind: str, rho: float, freqs: tuple[float, float]) -> None:
     """Initialise the prior's ``A`` in place: ``"identity"`` keeps ``A_init I``; ``"rotation"``
-    sets :func:`rotation_blocks` (needs ``A_param="full"``)."""
+    sets :func:`rotation_blocks` (``A_param="full"``) or the same radii and frequencies in the
+    rotation parametrisation (``A_param="rotation"``)."""
     if kind == "identity":
         return
     if kind != "rotation":
         raise ValueError(f"A_init_kind must be 'identity' or 'rotation', got {kind!r}")
     prior = model.prior
+    if prior.A_param == "rotation":
+        n = prior.latent_dim // 2
+        prior.set_rotation_(rho, np.linspace(freqs[0], freqs[1], n) if n > 1 else [np.mean(freqs)])
+        return
     if prior.A_param != "full":
-        raise ValueError("A_init_kind='rotation' needs A_param='full'")
+        raise ValueError("A_init_kind='rotation' needs A_param='full' or 'rotation'")
     prior.A_raw.copy_(rotation_blocks(prior.latent_dim, rho, freqs).to(prior.A_raw))
     prior.project_()
 
 
 _MODEL_KEYS = (
     "latent_dim", "prior", "head", "channels", "strides", "hidden", "A_param", "Q_param", "Q_init",
-    "projection", "projection_eps", "action_mlp", "beta", "A_init", "mode",
+    "A_max_freq", "projection", "projection_eps", "action_mlp", "beta", "A_init", "mode",
 )  # fmt: skip
 
 
