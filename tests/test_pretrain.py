@@ -16,6 +16,7 @@ from rpgssm_env.model.rpgssm import RPGSSM
 from rpgssm_env.training.checkpoint import read_checkpoint
 from rpgssm_env.training.presets import PRESETS, get_preset
 from rpgssm_env.training.pretrain import (
+    build_model,
     init_transition,
     output_paths,
     pretrain,
@@ -188,6 +189,24 @@ def test_rotation_blocks_and_init():
                               projection_eps=0.02))  # fmt: skip
     init_transition(rot, "rotation", 0.9, (0.1, 0.3))
     torch.testing.assert_close(rot.prior.A.double(), A, atol=1e-6, rtol=0)
+
+
+def test_rotation_preset_builds_a_band_limited_stable_prior():
+    """``pendulum24rot`` gives the paper-setting model a rotation-block A: radii at A_rho,
+    frequencies spread over A_freqs, radii capped at 1 - projection_eps = 0.97."""
+    settings = resolve_settings("pendulum24rot")
+    source = ArrayEpisodes(np.zeros((2, 5, 24, 24, 1), np.uint8))
+    model = build_model(source, settings)
+    prior = model.prior
+    assert prior.A_param == "rotation"
+    assert model.config.A_param == "rotation"
+    rho, freqs, _ = (t.detach() for t in prior.rotation_params())
+    torch.testing.assert_close(rho, torch.full((4,), 0.96))
+    lo, hi = settings["A_freqs"]
+    torch.testing.assert_close(freqs.double(), torch.linspace(lo, hi, 4, dtype=torch.float64))
+    with torch.no_grad():
+        prior.A_raw.fill_(40.0)
+    assert prior.spectral_norm() == pytest.approx(0.97)
 
 
 def test_presets_and_overrides():
