@@ -47,8 +47,8 @@ direct, rotation, head init x10, beta = 0.5 (preset)     551   0.94, 0.96, 0.71 
   beta = 0.75                                            307   0.36, 0.60, 0.27
 =====================================================  ======  ==============================
 
-Measured result of the preset (``benchmarks/pendulum_paper.py --minutes 15 --threads 1``, seed
-0, the same contended machine): 3383 steps in 902 s (3.75 steps/s), held-out R^2 smoothed
+Measured result of the preset (``benchmarks/pendulum_paper.py --preset pendulum24``,
+seed 0, the same contended machine): 3383 steps in 902 s (3.75 steps/s), held-out R^2 smoothed
 (sin, cos, omega) = (0.977, 0.940, 0.838), filtered = (0.975, 0.928, 0.783); on the way:
 step 500 (0.93, 0.95, 0.72), 1000 (0.97, 0.98, 0.78), 1500 (0.98, 0.98, 0.82), 2500
 (0.98, 0.96, 0.84). sin and cos pass the 0.95 goal early (cos peaks at 0.984 near step 1500 and
@@ -82,7 +82,8 @@ best omega) and ``pendulum24k12`` holds the K = 12 recipe: sin 0.97 meets the 0.
 
 Batch 16 (2026-12-05, preset ``pendulum24b16``): a step costs about half of a batch-32 step,
 and per step the model learns as much or more on the training family
-(``benchmarks/pendulum_paper.py --batch-size 16``, 1 thread, another run beside it, seed 0):
+(``benchmarks/pendulum_paper.py --preset pendulum24 --batch-size 16``, 1 thread, another run
+beside it, seed 0):
 
 =================================================  =====  ====  ===============================
 run                                                steps  time  R^2 smoothed / filtered
