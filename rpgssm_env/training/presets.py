@@ -148,20 +148,23 @@ B 32, rotation, decay every 1000 (585 s)      0     4000   .951 .970 .902 / .960
   decay every 1500 (749 s)                    0     5000   .914 .956 .909 / .927 .928 .855
   eps 0.03, A_rho 0.96 (preset, 728 s)        0     4000   .985 .953 .866 / .980 .939 .800
   same (773 s)                                1     4000   .976 .960 .888 / .980 .940 .834
+  decay every 2000 (774 s)                    0     5000   .982 .945 .881 / .985 .937 .818
+  same (776 s)                                1     5000   .934 .841 .913 / .940 .809 .867
 ============================================  ====  =====  ===============================
 
 (The full-head row: smoothed R^2 of seeds 0 and 1; eps: ``projection_eps``.) The rotation form
 learns omega faster and more surely (filtered omega .87-.90 by step 1000-2000 in every run), and
 without an early lr decay it then trades sin and cos theta for the last hundredths of omega, as
 the free ``A`` does late; the decay at step 1000 freezes the early state (R^2 hardly moves after
-step 2000). The radius cap sets the balance: ``rho <= 0.99`` loses sin and cos, ``rho <= 0.96``
-loses omega; ``0.97`` with batch 32 holds sin and cos theta on both seeds (.976-.985, .953-.960)
-and keeps omega at .87-.89 smoothed, .80-.83 filtered: sin and cos MET on both seeds, omega
-MISSED narrowly (0.9 / 0.85), the first recipe whose cos theta does not depend on the seed. Even
-here four of the eight dimensions carry little (two pairs at 0.53-0.55 rad/step, power
-0.13-0.14). On target 2's data (the demo's 120 step-mode video episodes, ``pendulum64`` with the
-rotation form and the lr decay every 1000, 3000 steps, seed 0): filtered .948 .463 .680 against
-the free ``A``'s .91 .37 .68 on the same data: omega there does not move.
+step 2000; with the decay at 2000 instead, seed 1 trades cos for omega again). The radius cap
+sets the balance: ``rho <= 0.99`` loses sin and cos, ``rho <= 0.96`` loses omega; ``0.97`` with
+batch 32 holds sin and cos theta on both seeds (.976-.985, .953-.960) and keeps omega at .87-.89
+smoothed, .80-.83 filtered: sin and cos MET on both seeds, omega MISSED narrowly (0.9 / 0.85),
+the first recipe whose cos theta does not depend on the seed. Even here four of the eight
+dimensions carry little (two pairs at 0.53-0.55 rad/step, power 0.13-0.14). On target 2's data
+(the demo's 120 step-mode video episodes, ``pendulum64`` with the rotation form and the lr decay
+every 1000, 3000 steps, seed 0): filtered .948 .463 .680 against the free ``A``'s .91 .37 .68 on
+the same data: omega there does not move.
 
 Threads: on this shared machine ``torch.set_num_threads(2)`` ran 3.2 s/step against 0.27 s/step
 with one thread (the small per-step tensors make OpenMP threads spin and wait under
