@@ -315,13 +315,14 @@ class LinearGaussianPrior(nn.Module):
     def set_rotation_(self, rho: float, freqs: Sequence[float]) -> None:
         """``A_param="rotation"``: set every radius (and an odd K's real eigenvalue) to ``rho``
         and the K // 2 block frequencies to ``freqs`` (rad/step, in ``(0, A_max_freq)``)."""
+        if self.A_param != "rotation":
+            raise ValueError(f"set_rotation_ needs A_param='rotation', not {self.A_param!r}")
         n = self.latent_dim // 2
         if len(freqs) != n:
             raise ValueError(f"need {n} frequencies (K // 2), got {len(freqs)}")
         f = torch.as_tensor(list(freqs), dtype=torch.float64) / self.A_max_freq
         if not bool(((f > 0) & (f < 1)).all()):
             raise ValueError(f"frequencies must lie in (0, A_max_freq={self.A_max_freq:.3f})")
-        self.rotation_params()  # checks A_param
         raw = torch.full((self.latent_dim,), _logit(rho / (1.0 - self.projection_eps)))
         raw[n : 2 * n] = torch.log(f / (1 - f))
         self.A_raw.copy_(raw.to(self.A_raw))
