@@ -17,10 +17,10 @@ damped rotations ``rho_i R(f_i)`` with ``rho_i = (1 - projection_eps) sigmoid(al
 frequencies ``f_i = A_max_freq sigmoid(phi_i)`` in ``(0, A_max_freq)`` rad/step
 (``A_param="rotation"``; an odd K adds one real eigenvalue). The last two are stable by
 construction, even where float32 rounds ``sigmoid`` to 1 (no projection needed). The rotation
-form is normal (``A A^T = diag(rho^2)``); it loses no generality for the invariant prior up to
-an orthogonal change of latent basis, which the recognition heads absorb, for any normal ``A``,
-and it keeps every mode's frequency below ``A_max_freq``: with a free ``A``, modes that stop
-carrying information drift to period-2 or period-3 "flicker" (eigenvalue angles near pi).
+form is normal (``A A^T = diag(rho^2)``): every normal ``A`` is one orthogonal change of latent
+basis away from it (which the recognition heads absorb), non-normal ones are not covered. It
+keeps every mode's frequency below ``A_max_freq``: with a free ``A``, modes that stop carrying
+information drift to period-2 or period-3 "flicker" (eigenvalue angles near pi).
 
 Actions (with 0-based arrays, ``actions[:, i]`` drives ``z[i] -> z[i+1]``):
 

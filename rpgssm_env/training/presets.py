@@ -204,6 +204,7 @@ Findings, in order of effect:
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 __all__ = ["DEFAULTS", "PRESETS", "get_preset", "preset_names"]
@@ -217,7 +218,7 @@ DEFAULTS: dict[str, Any] = {
     "strides": None,
     "hidden": (256, 256),
     "A_param": "full",
-    "A_max_freq": 1.5707963267948966,  # pi / 2
+    "A_max_freq": math.pi / 2,
     "Q_param": "diag",
     "Q_init": None,
     "projection": "clip",
