@@ -272,6 +272,9 @@ class LoadedAgent:
 
 
 # -- training -------------------------------------------------------------------------------------
+#: Algorithms with a replay buffer and one gradient step per env step (SB3 defaults).
+_OFF_POLICY = ("SAC", "TD3", "DQN")
+
 #: Off-policy CnnPolicy updates per second on one CPU core at batch 256 (SAC, 64x64x9 frames,
 #: NatureCNN; measured for the pixel row of ``bench.py``): about 2 env steps/s.
 _CPU_PIXEL_STEPS_PER_S_AT_256 = 2.0
@@ -284,7 +287,7 @@ def _warn_slow_pixel_updates(algo: str, hp: dict[str, Any], steps: int, device: 
     core, so SB3's default batch 256 gives ~2 env steps/s; the warning names the estimate and
     the two remedies (a GPU, or a smaller ``batch_size``).
     """
-    if algo not in ("SAC", "TD3", "DQN"):
+    if algo not in _OFF_POLICY:
         return
     on_cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
     batch = int(hp.get("batch_size", 256))
@@ -391,7 +394,7 @@ def train_agent(
         eval_every = max(steps // 10, 1)
     if obs == "pixels":
         hp["policy"] = "CnnPolicy"
-        if "buffer_size" in hp or algo in ("SAC", "TD3", "DQN"):
+        if "buffer_size" in hp or algo in _OFF_POLICY:
             hp["buffer_size"] = min(int(hp.get("buffer_size", 1_000_000)), max(steps, 1000))
         _warn_slow_pixel_updates(algo, hp, steps, device)
     em_opts: dict[str, Any] | None = None

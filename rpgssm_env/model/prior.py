@@ -324,7 +324,7 @@ class LinearGaussianPrior(nn.Module):
         if not bool(((f > 0) & (f < 1)).all()):
             raise ValueError(f"frequencies must lie in (0, A_max_freq={self.A_max_freq:.3f})")
         raw = torch.full((self.latent_dim,), _logit(rho / (1.0 - self.projection_eps)))
-        raw[n : 2 * n] = torch.log(f / (1 - f))
+        raw[n : 2 * n] = torch.logit(f)
         self.A_raw.copy_(raw.to(self.A_raw))
 
     @property

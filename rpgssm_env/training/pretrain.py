@@ -57,6 +57,7 @@ __all__ = [
     "resolve_settings",
     "rotation_blocks",
     "split_source",
+    "spread_frequencies",
     "state_targets",
 ]
 
@@ -166,6 +167,11 @@ def _default_angles(source: EpisodeSource) -> tuple[int, ...]:
 
 
 # -- model set-up ------------------------------------------------------------------------------
+def spread_frequencies(n: int, freqs: tuple[float, float]) -> np.ndarray:
+    """``n`` rotation frequencies (rad/step) spread evenly over ``freqs`` (one: their mean)."""
+    return np.linspace(freqs[0], freqs[1], n) if n > 1 else np.array([np.mean(freqs)])
+
+
 def rotation_blocks(
     K: int, rho: float = 0.97, freqs: tuple[float, float] = (0.05, 0.4)
 ) -> torch.Tensor:
@@ -175,9 +181,7 @@ def rotation_blocks(
     gets a last diagonal entry ``rho``. Every singular value is ``rho``.
     """
     A = torch.zeros(K, K)
-    n = K // 2
-    fs = np.linspace(freqs[0], freqs[1], n) if n > 1 else np.array([np.mean(freqs)])
-    for i, f in enumerate(fs):
+    for i, f in enumerate(spread_frequencies(K // 2, freqs)):
         c, s = math.cos(f), math.sin(f)
         A[2 * i : 2 * i + 2, 2 * i : 2 * i + 2] = rho * torch.tensor([[c, -s], [s, c]])
     if K % 2:
@@ -196,8 +200,7 @@ def init_transition(model: RPGSSM, kind: str, rho: float, freqs: tuple[float, fl
         raise ValueError(f"A_init_kind must be 'identity' or 'rotation', got {kind!r}")
     prior = model.prior
     if prior.A_param == "rotation":
-        n = prior.latent_dim // 2
-        prior.set_rotation_(rho, np.linspace(freqs[0], freqs[1], n) if n > 1 else [np.mean(freqs)])
+        prior.set_rotation_(rho, spread_frequencies(prior.latent_dim // 2, freqs))
         return
     if prior.A_param != "full":
         raise ValueError("A_init_kind='rotation' needs A_param='full' or 'rotation'")
