@@ -22,6 +22,14 @@ def _floats(text: str) -> tuple[float, ...]:
     return tuple(float(v) for v in text.replace(",", " ").split())
 
 
+def _augment(text: str) -> dict[str, float]:
+    """``"B,C"`` -> ``{"brightness": B, "contrast": C}`` (``"0,0"``: off)."""
+    values = _floats(text)
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"expected BRIGHTNESS,CONTRAST, got {text!r}")
+    return {"brightness": values[0], "contrast": values[1]} if any(values) else {}
+
+
 def _val(text: str) -> float | str:
     try:
         return float(text)
@@ -99,6 +107,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--decay", type=float, default=None, help="lr factor every --decay-every")
     t.add_argument("--decay-every", type=int, default=None)
     t.add_argument(
+        "--augment", type=_augment, default=None, metavar="BRIGHTNESS,CONTRAST",
+        help="per-frame intensity jitter of the training frames, e.g. 0.3,0.3 (0,0: off)",
+    )  # fmt: skip
+    t.add_argument(
         "--angles",
         type=_ints,
         default=None,
@@ -117,7 +129,7 @@ _OPTIONS = (
     "A_param", "A_max_freq", "A_rho", "A_freqs", "beta", "mode", "batch_size", "window", "lr",
     "lr_prior", "lr_recognition", "lr_actions", "decay", "decay_every", "angles", "steps",
     "projection_eps", "Q_init", "head_init_scale", "em_warmup", "grad_clip", "beta_final",
-    "beta_ramp", "windows_per_episode",
+    "beta_ramp", "windows_per_episode", "augment",
 )  # fmt: skip
 
 

@@ -19,7 +19,9 @@ Keys (all optional):
   ``batch_size``, ``window``, ``windows_per_episode`` (k non-overlapping windows of each of
   ``B / k`` episodes per batch: see :class:`~rpgssm_env.data.windows.WindowBatcher`),
   ``lr``, ``lr_prior``, ``lr_recognition``, ``lr_actions``, ``decay``, ``decay_every``,
-  ``steps``, ``grad_clip``;
+  ``steps``, ``grad_clip``, ``augment`` (``{"brightness": b, "contrast": c}``: per-frame
+  intensity jitter of the training frames, see
+  :class:`~rpgssm_env.training.augment.IntensityJitter`);
 * probing: ``angles`` (state columns that are angles: probed as sin and cos).
 
 pendulum24: what makes omega learnable fast
@@ -248,6 +250,7 @@ DEFAULTS: dict[str, Any] = {
     "decay_every": 5000,
     "steps": 10_000,
     "grad_clip": 10.0,
+    "augment": None,
     "angles": None,
 }
 

@@ -42,6 +42,7 @@ from rpgssm_env.data.base import EpisodeSource, Segment
 from rpgssm_env.data.cache import MemoryCachedEpisodes
 from rpgssm_env.data.windows import WindowBatcher
 from rpgssm_env.model.rpgssm import RPGSSM, RPGSSMConfig, resolve_device
+from rpgssm_env.training.augment import make_augment
 from rpgssm_env.training.checkpoint import read_checkpoint, save_checkpoint
 from rpgssm_env.training.presets import DEFAULTS, get_preset
 from rpgssm_env.training.probe import angle_to_sincos, encode_source, probe_r2
@@ -505,6 +506,7 @@ def pretrain(
         checkpoint_every=checkpoint_every,
         progress=progress,
         time_budget_min=minutes,
+        augment=make_augment(settings["augment"]),
         **trainer_kw,
     )
     device_t = resolve_device(device)

@@ -88,6 +88,9 @@ class EMTrainer:
         progress: show a tqdm progress bar with the loss terms.
         time_budget_min: stop :meth:`fit` after this many minutes of wall-clock time.
         max_bad_steps: raise after this many consecutive skipped steps.
+        augment: applied to every training batch's frames ``(B, T, H, W, C)`` (never to
+            vectors, never in evaluation), e.g.
+            :class:`~rpgssm_env.training.augment.IntensityJitter`; ``None``: off.
     """
 
     def __init__(
@@ -118,6 +121,7 @@ class EMTrainer:
         progress: bool = True,
         time_budget_min: float | None = None,
         max_bad_steps: int = 50,
+        augment: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
         mode = mode or model.config.mode
         if mode not in ("em", "direct"):
@@ -143,6 +147,7 @@ class EMTrainer:
         self.progress = progress
         self.time_budget_min = time_budget_min
         self.max_bad_steps = max_bad_steps
+        self.augment = augment
         self.log_dir = log_dir
         if isinstance(data, EpisodeSource):
             if window is None:
@@ -251,6 +256,14 @@ class EMTrainer:
                     return False
         return True
 
+    def _augmented(self, obs: Tensor | list[Tensor]) -> Tensor | list[Tensor]:
+        """``obs`` with :attr:`augment` applied to every frame modality (B, T, H, W, C)."""
+        if self.augment is None:
+            return obs
+        if isinstance(obs, (list, tuple)):
+            return [self.augment(o) if o.ndim == 5 else o for o in obs]
+        return self.augment(obs) if obs.ndim == 5 else obs
+
     # -- one step --------------------------------------------------------------------------
     def train_step(self, batch: Batch) -> dict[str, float] | None:
         """One optimiser step on ``batch``; returns the loss terms, or ``None`` when skipped."""
@@ -261,7 +274,7 @@ class EMTrainer:
         self.optimizer.zero_grad(set_to_none=True)
         try:
             fe = self.model.loss(
-                batch["obs"],
+                self._augmented(batch["obs"]),
                 batch.get("actions"),
                 batch.get("mask"),
                 mode=self.mode,
