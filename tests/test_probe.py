@@ -32,6 +32,23 @@ def test_kernel_probe_beats_linear_on_nonlinear_target():
     assert ker["y0"] > 0.8
 
 
+def test_standardize_adapt_undoes_a_shift_and_scaling_of_the_test_features():
+    """Latents moved by a new background (per-dimension offset and scale): the plain probe
+    fails, test-time standardisation (test features only, never test targets) recovers it."""
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(1000, 3))
+    y = z @ [1.0, -2.0, 0.5]
+    moved = z[500:] * [0.5, 2.0, 1.0] + [3.0, -1.0, 0.5]
+    plain = probe_r2(z[:500], y[:500], moved, y[500:])["y0"]
+    adapted = probe_r2(z[:500], y[:500], moved, y[500:], adapt="standardize")["y0"]
+    assert plain < 0.0
+    assert adapted > 0.97  # up to the sampling error of the test statistics
+    same = probe_r2(z[:500], y[:500], z[500:], y[500:], adapt="standardize")["y0"]
+    assert same > 0.97  # the same distribution: adapting costs (almost) nothing
+    with pytest.raises(ValueError, match="adapt"):
+        probe_r2(z[:500], y[:500], z[500:], y[500:], adapt="whiten")
+
+
 def test_probe_is_held_out():
     """A decoder that memorises noise scores well in-sample but not on held-out data."""
     rng = np.random.default_rng(2)

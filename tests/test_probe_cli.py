@@ -82,6 +82,11 @@ def test_probe_kernel_and_explicit_angles(tmp_path, capsys):
     report = _json_line(capsys.readouterr().out)
     assert report["targets"] == ["theta", "omega"]
     assert report["decoder"] == "kernel"
+    assert report["adapt"] is None
+    assert main(["probe", str(ckpt), str(data), "--adapt", "standardize", "--angles", ""]) == 0
+    adapted = _json_line(capsys.readouterr().out)
+    assert adapted["adapt"] == "standardize"
+    assert all(np.isfinite(v) for v in adapted["filtered"].values())
 
 
 def test_cli_lists_the_commands(capsys):

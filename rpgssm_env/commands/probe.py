@@ -30,6 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-train-episodes", type=int, default=None, help="fit on at most this many episodes"
     )
+    parser.add_argument(
+        "--adapt", choices=["standardize"], default=None,
+        help="standardise the held-out latents with their own statistics (unsupervised "
+        "test-time adaptation, e.g. for data under a background the model never saw)",
+    )  # fmt: skip
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=None, help="also write the JSON report to this file")
 
@@ -48,11 +53,12 @@ def run(args: argparse.Namespace) -> int:
     angles = args.angles if args.angles is not None else _default_angles(train)
     report = probe_model(
         model, train, held_out, angles, decoder=args.decoder,
-        max_train_episodes=args.max_train_episodes,
+        max_train_episodes=args.max_train_episodes, adapt=args.adapt,
     )  # fmt: skip
     report.update(
         checkpoint=str(args.checkpoint),
         decoder=args.decoder,
+        adapt=args.adapt,
         train_episodes=len(train),
         held_out_episodes=len(held_out),
     )

@@ -309,11 +309,14 @@ def probe_model(
     max_train_episodes: int | None = 200,
     batch_size: int = 50,
     return_predictions: bool = False,
+    adapt: str | None = None,
 ) -> dict[str, Any]:
     """Held-out R^2 of a probe from posterior means to true states.
 
     Fits on (at most ``max_train_episodes``) training episodes, scores on held-out episodes, for
-    smoothed and for filtered means. Angles are probed as sin and cos.
+    smoothed and for filtered means. Angles are probed as sin and cos. ``adapt="standardize"``
+    standardises the held-out means with their own statistics (see
+    :func:`~rpgssm_env.training.probe.probe_r2`; not applied to ``return_predictions``).
 
     Returns:
         ``{"smoothed": {target: R^2}, "filtered": {...}, "targets": [...]}`` (+ with
@@ -332,7 +335,7 @@ def probe_model(
     report: dict[str, Any] = {"targets": target_names}
     preds: dict[str, np.ndarray] = {}
     for kind, x_tr, x_te in (("smoothed", sm_tr, sm_te), ("filtered", fi_tr, fi_te)):
-        report[kind] = probe_r2(x_tr, y_tr, x_te, y_te, decoder, names=target_names)
+        report[kind] = probe_r2(x_tr, y_tr, x_te, y_te, decoder, names=target_names, adapt=adapt)
         if return_predictions:
             preds[kind] = _ridge_predict(x_tr, y_tr, x_te)
     if return_predictions:

@@ -137,6 +137,7 @@ def probe_r2(
     alpha: float | None = None,
     max_kernel_samples: int = 2000,
     seed: int = 0,
+    adapt: str | None = None,
 ) -> dict[str, float]:
     """Fit a decoder on ``(train_x, train_y)``, return held-out R^2 per target column.
 
@@ -148,6 +149,12 @@ def probe_r2(
         alpha: ridge penalty (default 1e-6 linear, 1e-2 kernel).
         max_kernel_samples: training points for kernel ridge (random subset).
         seed: for that subset.
+        adapt: ``None``: test features are standardised with the training statistics (the
+            plain probe); ``"standardize"``: with their OWN per-feature mean and standard
+            deviation (unsupervised test-time adaptation: it uses ``test_x`` but never
+            ``test_y``, like ``VecNormalize`` statistics that keep updating in a new
+            environment; it undoes a shift and per-dimension scaling of the latents, e.g. under
+            a background never seen in training).
 
     Returns:
         ``{name: R^2}`` on the test set.
@@ -165,8 +172,11 @@ def probe_r2(
     names = list(names) if names is not None else [f"y{i}" for i in range(S)]
     if len(names) != S:
         raise ValueError(f"names must name {S} targets, got {len(names)}")
+    if adapt not in (None, "standardize"):
+        raise ValueError(f"adapt must be None or 'standardize', got {adapt!r}")
     scaler = StandardScaler().fit(train_x)
-    xtr, xte = scaler.transform(train_x), scaler.transform(test_x)
+    xtr = scaler.transform(train_x)
+    xte = (StandardScaler().fit(test_x) if adapt else scaler).transform(test_x)
     if decoder == "linear":
         reg = Ridge(alpha=1e-6 if alpha is None else alpha).fit(xtr, train_y)
     elif decoder == "kernel":
