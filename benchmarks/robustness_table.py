@@ -7,7 +7,8 @@ every frame: family ``images``) is probed on held-out sequences rendered behind 
 correlated distractor). The linear probe is fitted ONCE, on training-family latents, and scored
 on every family; the drop from the training family should stay under 0.05.
 
-Writes a markdown table (``--out``/robustness.md) and prints ONE JSON line.
+Writes the table (``--out``/robustness.md) twice, plain and with test-time standardisation of
+each family's latents (below), and prints ONE JSON line (``worst_drop``, ``worst_drop_adapted``).
 
 Measured (2026-12-05, ``--minutes 15``: ``pendulum24``, 6000 steps in 855 s, 1 thread, another
 run beside it for half of it; held-out R^2 smoothed / filtered (sin, cos, omega); drop = largest
@@ -26,15 +27,43 @@ pendulum        .936 .769 .929 / .940 .754 .868  .073
 Every drop is in cos theta (sin theta and omega hold or rise off the training family). An earlier
 model of the same preset dropped at most .055. MISSED: under 0.05.
 
-``pendulum24rot`` (rotation-block A, 4000 steps; see the presets notes), four models, largest
-drop (family): seed 0 **.049** (none and pendulum; video .013, shapes .011): under 0.05, MET on
-this seed; seed 1 .634 (none: cos theta .960 -> .358; pendulum .525, shapes .074, video .039);
-seed 2 .170 (none), seed 3 .142 (none). The drops are in cos theta, carried by the slowest mode,
-which a new background shifts (the probe is fitted on photographs only); sin theta holds within
-.03 everywhere.
+Former ``pendulum24rot`` (rotation-block A, initial frequencies 0.05..0.4, 4000 steps), four
+models, largest drop (family): seed 0 .049 (none and pendulum), seed 1 .634 (none: cos theta
+.960 -> .358), seed 2 .170 (none), seed 3 .142 (none). The drops are in cos theta, carried by
+the slowest mode; sin theta holds within .03 everywhere.
+
+Why, and the adapted table: the information is not lost, the latents move. A probe fitted on
+the clean frames' own latents scores cos theta .97 (seed 1 above), and standardising each
+family's latents with their OWN per-dimension mean and standard deviation (unsupervised
+test-time adaptation: the test family's latents, never its states; what a ``VecNormalize``
+that keeps updating does in a new environment) before the photographs' probe brings almost
+all of it back. The script prints both tables; largest drop plain -> adapted:
+
+==================================  =====================  ==================================
+model                               plain                  adapted (test-time standardised)
+==================================  =====================  ==================================
+pendulum24rot (now), seed 0         .194 (video)           **.032**
+  seed 1                            .900 (none)            **.047**
+  seed 2                            .333 (none)            **.049**
+  seed 3                            .087 (video)           .071 (video)
+former pendulum24rot, seed 0        .049                   **.031**
+  seed 1                            .634                   .060 (shapes)
+  seed 2                            .170                   **.034**
+  seed 3                            .142                   .076 (none)
+pendulum24 (free A), seed 0         .081                   .074 (video)
+==================================  =====================  ==================================
+
+Adapted: MET (under 0.05) on five models of nine, three of the current preset's four; what
+remains is cos theta where the model's own cos theta is weak (.82-.84 on the photographs).
+Plain: met on one. Intensity jitter of the training frames (``augment={"brightness": 0.4,
+"contrast": 0.5}``, seed 1) cut the video and shapes drops to .02 but cost sin theta on the
+bright clean and second-pendulum frames (plain .349; adapted .064). Standardisation does NOT
+rescue a model trained on clean frames only (``pendulum64`` trained clean, tested behind video,
+shapes or a second pendulum: R^2 below 0 with and without it): it undoes a shift of features
+the model has, not features it never learned to separate from the background.
 
     python benchmarks/robustness_table.py --checkpoint runs/pendulum_paper/model.pt
-    python benchmarks/robustness_table.py --minutes 15     # trains one first (pendulum24)
+    python benchmarks/robustness_table.py --minutes 15     # trains one first (pendulum24rot)
 """
 
 from __future__ import annotations
@@ -84,7 +113,7 @@ def markdown(rows: dict[str, dict], targets: list[str]) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", type=Path, default=None, help="a model of the paper setting")
-    p.add_argument("--preset", default="pendulum24", help="preset to train without --checkpoint")
+    p.add_argument("--preset", default="pendulum24rot", help="preset to train without --checkpoint")
     p.add_argument("--minutes", type=float, default=15.0, help="training budget without one")
     p.add_argument("--threads", type=int, default=1, help="1: see presets.py on threads")
     p.add_argument("--episodes", type=int, default=100, help="held-out sequences per family")

@@ -203,6 +203,7 @@ def test_rotation_preset_builds_a_band_limited_stable_prior():
     rho, freqs, _ = (t.detach() for t in prior.rotation_params())
     torch.testing.assert_close(rho, torch.full((4,), 0.96))
     lo, hi = settings["A_freqs"]
+    assert hi < 0.25  # every block starts at or below the pendulum's 0.19 rad/step
     torch.testing.assert_close(freqs.double(), torch.linspace(lo, hi, 4, dtype=torch.float64))
     with torch.no_grad():
         prior.A_raw.fill_(40.0)
