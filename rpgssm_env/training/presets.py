@@ -181,7 +181,7 @@ cos further and costs omega (.82-.84). With the radius cap at 0.98 instead (eps 
 balance moves toward omega: seed 1 meets sin, cos and smoothed omega (.959 .960 .902) and
 misses filtered omega by .004 (.846), seed 0 misses omega by .004 (.896), seed 2 keeps sin/cos
 only, and seed 3 trades cos theta away (.810) as the former init's seed 3 did; the preset keeps
-0.97, which holds cos theta on every seed.
+0.97, which keeps cos theta at .926 or more on every seed.
 
 (The full-head row: smoothed R^2 of seeds 0 and 1; eps: ``projection_eps``.) The rotation form
 learns omega faster and more surely (filtered omega .87-.90 by step 1000-2000 in every run), and
