@@ -191,6 +191,21 @@ def test_rotation_blocks_and_init():
     torch.testing.assert_close(rot.prior.A.double(), A, atol=1e-6, rtol=0)
 
 
+def test_rotation_init_takes_explicit_frequencies():
+    """``A_freqs`` listing all K // 2 frequencies sets them as given (both forms of A)."""
+    freqs = (0.02, 0.12, 0.16, 0.2)
+    A = rotation_blocks(8, rho=0.9, freqs=freqs).double()
+    angles = sorted({round(abs(float(torch.angle(e))), 6) for e in torch.linalg.eigvals(A)})
+    np.testing.assert_allclose(angles, freqs, atol=1e-6)
+    from rpgssm_env.model.rpgssm import RPGSSMConfig
+
+    rot = RPGSSM(RPGSSMConfig(latent_dim=8, obs_shape=(3,), hidden=(), A_param="rotation"))
+    init_transition(rot, "rotation", 0.9, freqs)
+    torch.testing.assert_close(rot.prior.A.double(), A, atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="A_freqs must be"):
+        init_transition(rot, "rotation", 0.9, (0.1, 0.2, 0.3))
+
+
 def test_rotation_preset_builds_a_band_limited_stable_prior():
     """``pendulum24rot`` gives the paper-setting model a rotation-block A: radii at A_rho,
     frequencies spread over A_freqs, radii capped at 1 - projection_eps = 0.97."""

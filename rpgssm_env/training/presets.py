@@ -14,7 +14,8 @@ Keys (all optional):
   the chain-KL weight goes linearly from ``beta`` at step ``first`` to ``beta_final`` at step
   ``last`` (the model's ``config.beta`` is then ``beta_final``);
 * transition initialisation: ``A_init`` (``A_0 = A_init I``) or ``A_init_kind="rotation"``
-  (2x2 blocks ``A_rho R(f_i)``, frequencies ``f_i`` spread over ``A_freqs`` rad/step);
+  (2x2 blocks ``A_rho R(f_i)``, frequencies ``f_i`` spread over ``A_freqs = (lo, hi)`` rad/step,
+  or ``A_freqs`` listing all ``K // 2`` of them);
 * training: ``mode`` (``"em"``/``"direct"``), ``em_warmup`` (EM steps before direct ones),
   ``batch_size``, ``window``, ``windows_per_episode`` (k non-overlapping windows of each of
   ``B / k`` episodes per batch: see :class:`~rpgssm_env.data.windows.WindowBatcher`),

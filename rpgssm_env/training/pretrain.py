@@ -168,17 +168,23 @@ def _default_angles(source: EpisodeSource) -> tuple[int, ...]:
 
 
 # -- model set-up ------------------------------------------------------------------------------
-def spread_frequencies(n: int, freqs: tuple[float, float]) -> np.ndarray:
-    """``n`` rotation frequencies (rad/step) spread evenly over ``freqs`` (one: their mean)."""
+def spread_frequencies(n: int, freqs: Sequence[float]) -> np.ndarray:
+    """``n`` rotation frequencies (rad/step): spread evenly over ``freqs = (lo, hi)`` (``n = 1``:
+    their mean), or ``freqs`` itself when it lists ``n`` values (``n > 2``)."""
+    freqs = tuple(float(f) for f in freqs)
+    if n > 2 and len(freqs) == n:
+        return np.array(freqs)
+    if len(freqs) != 2:
+        raise ValueError(f"A_freqs must be (lo, hi) or {n} frequencies, got {freqs}")
     return np.linspace(freqs[0], freqs[1], n) if n > 1 else np.array([np.mean(freqs)])
 
 
 def rotation_blocks(
-    K: int, rho: float = 0.97, freqs: tuple[float, float] = (0.05, 0.4)
+    K: int, rho: float = 0.97, freqs: Sequence[float] = (0.05, 0.4)
 ) -> torch.Tensor:
     """Block-diagonal ``A`` (K, K) of 2x2 damped rotations ``rho R(f_i)``.
 
-    The ``K // 2`` frequencies ``f_i`` (rad/step) are spread evenly over ``freqs``; an odd K
+    The ``K // 2`` frequencies ``f_i`` (rad/step) come from :func:`spread_frequencies`; an odd K
     gets a last diagonal entry ``rho``. Every singular value is ``rho``.
     """
     A = torch.zeros(K, K)
@@ -191,7 +197,7 @@ def rotation_blocks(
 
 
 @torch.no_grad()
-def init_transition(model: RPGSSM, kind: str, rho: float, freqs: tuple[float, float]) -> None:
+def init_transition(model: RPGSSM, kind: str, rho: float, freqs: Sequence[float]) -> None:
     """Initialise the prior's ``A`` in place: ``"identity"`` keeps ``A_init I``; ``"rotation"``
     sets :func:`rotation_blocks` (``A_param="full"``) or the same radii and frequencies in the
     rotation parametrisation (``A_param="rotation"``)."""
