@@ -23,6 +23,7 @@ from rpgssm_env.training.pretrain import (
     resolve_settings,
     rotation_blocks,
     split_source,
+    spread_frequencies,
     state_targets,
 )
 
@@ -208,7 +209,7 @@ def test_rotation_init_takes_explicit_frequencies():
 
 def test_rotation_preset_builds_a_band_limited_stable_prior():
     """``pendulum24rot`` gives the paper-setting model a rotation-block A: radii at A_rho,
-    frequencies spread over A_freqs, radii capped at 1 - projection_eps = 0.97."""
+    the frequencies of A_freqs, radii capped at 1 - projection_eps = 0.97."""
     settings = resolve_settings("pendulum24rot")
     source = ArrayEpisodes(np.zeros((2, 5, 24, 24, 1), np.uint8))
     model = build_model(source, settings)
@@ -217,9 +218,10 @@ def test_rotation_preset_builds_a_band_limited_stable_prior():
     assert model.config.A_param == "rotation"
     rho, freqs, _ = (t.detach() for t in prior.rotation_params())
     torch.testing.assert_close(rho, torch.full((4,), 0.96))
-    lo, hi = settings["A_freqs"]
-    assert hi < 0.25  # every block starts at or below the pendulum's 0.19 rad/step
-    torch.testing.assert_close(freqs.double(), torch.linspace(lo, hi, 4, dtype=torch.float64))
+    want = torch.as_tensor(spread_frequencies(4, settings["A_freqs"]), dtype=torch.float64)
+    assert float(want.max()) < 0.25  # every pair starts near or below the pendulum's 0.19
+    assert float(want.min()) < 0.05  # and one slow pair (it holds cos theta)
+    torch.testing.assert_close(freqs.double(), want)
     with torch.no_grad():
         prior.A_raw.fill_(40.0)
     assert prior.spectral_norm() == pytest.approx(0.97)
