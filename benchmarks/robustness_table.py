@@ -64,8 +64,10 @@ Intensity jitter of the training frames (``augment={"brightness": 0.4, "contrast
 init 0.02..0.2, seed 1) cut the video and shapes drops to .02 but cost sin theta on the bright
 clean and second-pendulum frames (plain .349; adapted .064). Standardisation does NOT
 rescue a model trained on clean frames only (``pendulum64`` trained clean, tested behind video,
-shapes or a second pendulum: R^2 below 0 with and without it): it undoes a shift of features
-the model has, not features it never learned to separate from the background.
+shapes or a second pendulum: R^2 below 0 with and without it), nor the demo's ``pendulum64``
+model trained behind video when probed behind shapes or a second pendulum (below 0 with and
+without): it undoes a shift of features the model has, not features it never learned to
+separate from the background.
 
     python benchmarks/robustness_table.py --checkpoint runs/pendulum_paper/model.pt
     python benchmarks/robustness_table.py --minutes 15     # trains one first (pendulum24rot)
