@@ -80,6 +80,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _pretrain_common import DEFAULT_CACHE, rounded
@@ -134,7 +136,8 @@ def main() -> None:
 
     from rpgssm_env.data.arrays import load_npz
     from rpgssm_env.model.rpgssm import RPGSSM
-    from rpgssm_env.training.pretrain import EpisodeSubset, pretrain, probe_model
+    from rpgssm_env.training.pretrain import EpisodeSubset, pretrain, state_targets
+    from rpgssm_env.training.probe import encode_source, probe_r2
 
     torch.set_num_threads(args.threads)
     from pendulum_paper import paper_data
@@ -151,8 +154,15 @@ def main() -> None:
     model = RPGSSM.load(ckpt, device="cpu")
     train = load_npz(train_path, state_names=names)
     train = EpisodeSubset(train, range(min(args.probe_train, len(train))))
+
+    def latents(source) -> tuple[dict[str, np.ndarray], np.ndarray, list[str]]:
+        """Smoothed and filtered means, probe targets (sin, cos theta, omega) and their names."""
+        smoothed, filtered, states = encode_source(model, source)
+        y, target_names = state_targets(states, (0,), names)
+        return {"smoothed": smoothed, "filtered": filtered}, y, target_names
+
+    x_tr, y_tr, targets = latents(train)  # encoded once, probed against every family
     tables: dict[str, dict[str, dict]] = {"plain": {}, "adapted": {}}
-    targets: list[str] = []
     for fam in FAMILIES:
         # the training family's held-out set is the paper benchmark's (seeds 100000+)
         path = (
@@ -160,11 +170,12 @@ def main() -> None:
             if fam == TRAIN_FAMILY
             else family_data(args.cache, fam, args.episodes, args.workers)
         )
-        test = load_npz(path, state_names=names)
+        x_te, y_te, _ = latents(load_npz(path, state_names=names))
         for table_name, adapt in (("plain", None), ("adapted", "standardize")):
-            rep = probe_model(model, train, test, (0,), max_train_episodes=None, adapt=adapt)
-            targets = rep["targets"]
-            tables[table_name][fam] = {"smoothed": rep["smoothed"], "filtered": rep["filtered"]}
+            tables[table_name][fam] = {
+                kind: probe_r2(x_tr[kind], y_tr, x_te[kind], y_te, names=targets, adapt=adapt)
+                for kind in ("smoothed", "filtered")
+            }
     for rows in tables.values():
         ref = rows[TRAIN_FAMILY]
         for row in rows.values():
