@@ -210,7 +210,11 @@ depends on the seed far less than with the free ``A`` (.045-.951 over four seeds
 four of the eight dimensions carry little (two pairs at 0.53-0.55 rad/step, power 0.13-0.14). On
 target 2's data (the demo's 120 step-mode video episodes, ``pendulum64`` with the rotation form
 and the lr decay every 1000, 3000 steps, seed 0): filtered .948 .463 .680 against the free
-``A``'s .91 .37 .68 on the same data: omega there does not move.
+``A``'s .91 .37 .68 on the same data: omega there does not move. With the current
+``pendulum24rot`` init there (frequencies 0.02, 0.12, 0.16, 0.2, radius <= 0.97, A_rho 0.96,
+decay 0.3 every 1000; 3000 steps, 1 thread, two runs side by side): filtered .947 .486 .678
+(seed 0) and .944 .536 .683 (seed 1); cos theta peaks at step 500 (filtered .85-.86) and is
+traded away for omega by step 1000, as on the paper's data with the free ``A``.
 
 Threads: on this shared machine ``torch.set_num_threads(2)`` ran 3.2 s/step against 0.27 s/step
 with one thread (the small per-step tensors make OpenMP threads spin and wait under
