@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,3 +122,11 @@ def test_pretrain_with_augment_records_it(tmp_path):
     assert summary["steps"] == 3
     assert summary["settings"]["augment"] == {"brightness": 0.3, "contrast": 0.2}
     assert np.isfinite(summary["final_loss"]["loss"])
+    # a jitter object is recorded as its settings (the JSON summary must still be written)
+    summary = pretrain(
+        ArrayEpisodes(frames, states=states), tmp_path / "j.pt", latent_dim=2, steps=1,
+        batch_size=4, window=6, channels=(4, 4), strides=(2, 2), val=0.25, probe_every=0,
+        plots=False, progress=False, device="cpu", augment=IntensityJitter(0.1, 0.05),
+    )  # fmt: skip
+    written = json.loads(Path(summary["paths"]["summary"]).read_text())
+    assert written["settings"]["augment"] == {"brightness": 0.1, "contrast": 0.05}

@@ -27,6 +27,7 @@ Everything here is PyTorch/NumPy/scikit-learn/matplotlib: no Gymnasium or SB3.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -478,6 +479,8 @@ def pretrain(
         "batch_size": batch_size, "window": window, "lr": lr, "steps": steps,
     }  # fmt: skip
     settings = resolve_settings(preset, **explicit, **options)
+    augment = make_augment(settings["augment"])
+    settings["augment"] = dataclasses.asdict(augment) if augment else None  # JSON summary
     paths = output_paths(out)
     source = _open(data)
     if cache_gb > 0:
@@ -515,7 +518,7 @@ def pretrain(
         checkpoint_every=checkpoint_every,
         progress=progress,
         time_budget_min=minutes,
-        augment=make_augment(settings["augment"]),
+        augment=augment,
         **trainer_kw,
     )
     device_t = resolve_device(device)
