@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from rpgssm_env.agents import default_hyperparams, load_agent, make_agent_env, train_agent
-from rpgssm_env.agents.core import evaluate_agent, evaluate_random
+from rpgssm_env.agents.core import evaluate_agent, evaluate_random, quiet_logger
 from rpgssm_env.agents.hyperparams import resolve_hyperparams
 from rpgssm_env.agents.online_em import OnlineEM, OnlineEMCallback, RecordedEpisodes
 from rpgssm_env.model.rpgssm import RPGSSM, RPGSSMConfig
@@ -169,6 +169,7 @@ def test_online_em_callback_updates_filter(pendulum_ckpt):
             probe_targets=None,
         )
         model = SAC("MlpPolicy", venv, learning_starts=50, batch_size=16, seed=0)
+        model.set_logger(quiet_logger())
         model.learn(150, callback=cb)
         after = _weights(venv)
         assert cb.em is not None
@@ -220,6 +221,21 @@ def test_online_em_bounded_and_discrete(cartpole_ckpt):
         assert all(torch.isfinite(v).all() for v in venv.filter.model.state_dict().values())
     finally:
         venv.close()
+
+
+def test_agent_without_out_dir_writes_no_files(tmp_path, monkeypatch, capsys):
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # SB3 puts its default log dirs here
+    for verbose in (0, 1):
+        run = train_agent(PENDULUM, "PPO", obs="state", steps=64, n_envs=1, out=None,
+                          verbose=verbose, hyperparams={"n_steps": 32, "batch_size": 16},
+                          eval_every=0, progress=False)  # fmt: skip
+        run.close()
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("SB3")] == []
+    assert "total_timesteps" in capsys.readouterr().out  # verbose=1 still prints SB3's tables
 
 
 def test_state_and_pixel_agents(tmp_path):

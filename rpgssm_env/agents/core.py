@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
+from stable_baselines3.common.logger import HumanOutputFormat, Logger
 from stable_baselines3.common.vec_env import VecEnv
 
 from rpgssm_env.agents.envs import (
@@ -306,6 +308,17 @@ def _warn_slow_pixel_updates(algo: str, hp: dict[str, Any], steps: int, device: 
     )
 
 
+def quiet_logger(verbose: int = 0) -> Logger:
+    """An SB3 logger that writes no files: stdout when ``verbose >= 1``, else nothing.
+
+    SB3 without ``tensorboard_log`` configures its logger with ``folder=None``, which creates an
+    empty ``SB3-<date>`` folder in the system's temporary directory on every ``learn``; a model
+    given this logger (``model.set_logger(quiet_logger())``) leaves nothing behind.
+    """
+    formats = [HumanOutputFormat(sys.stdout)] if verbose >= 1 else []
+    return Logger(folder=None, output_formats=formats)
+
+
 def train_agent(
     env_id: str,
     algo: str = "SAC",
@@ -476,6 +489,8 @@ def train_agent(
         model = cls(
             policy, env, seed=seed, device=device, tensorboard_log=tb, verbose=verbose, **kwargs
         )
+        if tb is None:
+            model.set_logger(quiet_logger(verbose))
         eval_log = _EvalLog(out_path / "evaluations.json" if out_path is not None else None)
         eval_cb = None
         if eval_env is not None:
