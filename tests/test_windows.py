@@ -179,21 +179,22 @@ def test_offsets_vary_between_epochs_and_seed_repeats():
     assert len(starts1 | starts2) > 1  # random offsets, not always 0
 
 
-def test_infinite_and_resume_mid_epoch():
-    src = _episodes(N=8, T=23)
+@pytest.mark.parametrize("done", [11, 8, 16])  # mid-epoch, and right after an epoch's last batch
+def test_infinite_and_resume(done):
+    src = _episodes(N=8, T=23)  # 8 batches of 4 windows per epoch
     ref = WindowBatcher(src, batch_size=4, window=5, seed=3)
     it = ref.infinite()
     seq = [next(it) for _ in range(20)]  # several epochs
     assert ref.epoch >= 2
     b = WindowBatcher(src, batch_size=4, window=5, seed=3)
     it_b = b.infinite()
-    for _ in range(11):
+    for _ in range(done):
         next(it_b)
     state = b.state_dict()
     c = WindowBatcher(src, batch_size=4, window=5, seed=999)
     c.load_state_dict(state)
     it_c = c.infinite()
-    for k in range(11, 20):
+    for k in range(done, 20):
         got = next(it_c)
         torch.testing.assert_close(got["episode"], seq[k]["episode"])
         torch.testing.assert_close(got["start"], seq[k]["start"])

@@ -167,11 +167,12 @@ class WindowBatcher:
     def infinite(self) -> Iterator[dict[str, torch.Tensor | None]]:
         """Batches forever, epoch after epoch (what the trainer reads)."""
         while True:
-            empty = True
+            empty, resuming = True, self._skip > 0
             for batch in self:
                 empty = False
                 yield batch
-            if empty:  # pragma: no cover - guarded by the constructor
+            # resumed after an epoch's last batch: that epoch has nothing left, the next starts
+            if empty and not resuming:  # pragma: no cover - guarded by the constructor
                 raise RuntimeError("an epoch produced no batch")
 
     # -- reading ---------------------------------------------------------------------------
