@@ -221,3 +221,32 @@ def test_softplus_inverse_round_trip():
             y,
             rel_tol=1e-9,
         )
+
+
+@pytest.mark.parametrize("A_param", ["rotation", "diag_sigmoid"])
+def test_moving_the_radius_cap_keeps_A(A_param):
+    """set_projection_eps_: relaxing keeps A exactly and lets radii grow to the new cap;
+    tightening clips the radii above it; keep_A=False rescales A by the caps' ratio."""
+    K = 5  # odd: the rotation form's real eigenvalue is a radius too
+    prior = LinearGaussianPrior(K, A_param=A_param, A_init=0.8, projection_eps=0.03).double()
+    if A_param == "rotation":
+        prior.set_rotation_(0.95, [0.1, 0.5])
+    with torch.no_grad():
+        prior.A_raw[-1] = 3.0  # one radius of 0.97 * sigmoid(3) = 0.924
+    A0 = prior.A.detach().clone()
+    prior.set_projection_eps_(0.01)
+    assert prior.projection_eps == 0.01
+    torch.testing.assert_close(prior.A.detach(), A0)
+    with torch.no_grad():
+        prior.A_raw.fill_(60.0)
+    assert prior.spectral_norm() == pytest.approx(0.99)  # the relaxed cap binds
+    prior.set_projection_eps_(0.03)
+    prior.set_projection_eps_(0.2)  # tighten: every radius above 0.8 is clipped to it
+    assert prior.spectral_norm() == pytest.approx(0.8, abs=1e-5)
+    fresh = LinearGaussianPrior(K, A_param=A_param, A_init=0.5, projection_eps=0.1).double()
+    A1 = fresh.A.detach().clone()
+    fresh.set_projection_eps_(0.55, keep_A=False)  # radii scale by 0.45 / 0.9
+    torch.testing.assert_close(torch.linalg.eigvals(fresh.A.detach()).abs(),
+                               0.5 * torch.linalg.eigvals(A1).abs())  # fmt: skip
+    with pytest.raises(ValueError, match="projection_eps"):
+        prior.set_projection_eps_(1.0)

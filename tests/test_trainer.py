@@ -193,3 +193,40 @@ def test_linear_beta_schedule_weights_each_step():
     np.testing.assert_allclose(used, expected, rtol=1e-4)
     with pytest.raises(ValueError, match="first <= last"):
         linear_beta(0.5, 1.0, 5, 2)
+
+
+def test_projection_eps_schedule_relaxes_the_cap_and_resumes(tmp_path):
+    """From the scheduled step on the cap moves (A unchanged at the switch; the model's config
+    follows, so checkpoints record it); a run resumed across the switch is bit-identical."""
+    kw = {"A_param": "rotation", "A_init": 0.9, "projection_eps": 0.05}
+    sched = [(4, 0.01)]
+    full_model = _model(**kw)
+    full = _trainer(full_model, seed=3, steps=10, projection_eps_schedule=sched)
+    assert full.scheduled_projection_eps(3) == 0.05
+    assert full.scheduled_projection_eps(4) == 0.01
+    full.fit(steps=4)
+    assert full_model.config.projection_eps == 0.05
+    A_before = full_model.prior.A.detach().clone()
+    full.fit(steps=5)
+    assert full_model.config.projection_eps == 0.01
+    full.fit()
+    first = _trainer(_model(**kw), seed=3, steps=10, projection_eps_schedule=sched)
+    first.fit(steps=6)
+    first.save(tmp_path / "ckpt.pt")
+    resumed = _trainer(_model(seed=7, **kw), seed=0, steps=10, projection_eps_schedule=sched)
+    assert resumed.resume(tmp_path / "ckpt.pt") == 6
+    hist = resumed.fit()
+    assert hist["loss"] == full.history["loss"]  # bit-identical on CPU
+    for a, b in zip(resumed.model.state_dict().values(), full_model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert RPGSSM.load(tmp_path / "ckpt.pt").config.projection_eps == 0.01
+    # the switch itself leaves A where it was
+    switched = _trainer(_model(**kw), seed=3, steps=10, projection_eps_schedule=sched)
+    switched.fit(steps=4)
+    switched._apply_eps_schedule()
+    assert switched.model.config.projection_eps == 0.01
+    torch.testing.assert_close(switched.model.prior.A.detach(), A_before, rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="step >= 0 and 0 < eps < 1"):
+        _trainer(_model(**kw), projection_eps_schedule=[(10, 1.5)])
+    with pytest.raises(ValueError, match="pairs"):
+        _trainer(_model(**kw), projection_eps_schedule=[0.02])

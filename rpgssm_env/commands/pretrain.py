@@ -22,6 +22,15 @@ def _floats(text: str) -> tuple[float, ...]:
     return tuple(float(v) for v in text.replace(",", " ").split())
 
 
+def _eps_schedule(text: str) -> tuple[tuple[int, float], ...]:
+    """``"1000:0.02,3000:0.015"`` -> ``((1000, 0.02), (3000, 0.015))``."""
+    try:
+        pairs = [item.split(":") for item in text.replace(",", " ").split()]
+        return tuple((int(step), float(eps)) for step, eps in pairs)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected STEP:EPS[,STEP:EPS...], got {text!r}") from None
+
+
 def _augment(text: str) -> dict[str, float]:
     """``"B,C"`` -> ``{"brightness": B, "contrast": C}`` (``"0,0"``: off)."""
     values = _floats(text)
@@ -86,6 +95,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--beta-final", type=float, default=None, help="ramp beta to this value")
     g.add_argument("--beta-ramp", type=_ints, default=None, help="first,last step of the beta ramp")
     g.add_argument("--projection-eps", type=float, default=None, help="s_max(A) <= 1 - eps")
+    g.add_argument(
+        "--projection-eps-schedule", type=_eps_schedule, default=None, metavar="STEP:EPS,...",
+        help="from STEP on, s_max(A) <= 1 - EPS, e.g. 1000:0.02",
+    )  # fmt: skip
     g.add_argument("--Q-init", dest="Q_init", type=float, default=None, help="general prior")
     g.add_argument(
         "--head-init-scale", type=float, default=None, help="factor on the head's initial weights"
@@ -129,7 +142,7 @@ _OPTIONS = (
     "A_param", "A_max_freq", "A_rho", "A_freqs", "beta", "mode", "batch_size", "window", "lr",
     "lr_prior", "lr_recognition", "lr_actions", "decay", "decay_every", "angles", "steps",
     "projection_eps", "Q_init", "head_init_scale", "em_warmup", "grad_clip", "beta_final",
-    "beta_ramp", "windows_per_episode", "augment",
+    "beta_ramp", "windows_per_episode", "augment", "projection_eps_schedule",
 )  # fmt: skip
 
 

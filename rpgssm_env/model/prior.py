@@ -403,6 +403,29 @@ class LinearGaussianPrior(nn.Module):
             s_max = torch.linalg.matrix_norm(A.double(), ord=2)
             A.mul_((cap / torch.clamp(s_max, min=cap)).to(A.dtype))
 
+    @torch.no_grad()
+    def set_projection_eps_(self, eps: float, keep_A: bool = True) -> None:
+        """Move the stability cap to ``s_max(A) <= 1 - eps`` (e.g. relax it during training).
+
+        With ``keep_A`` the transition matrix is unchanged where it fits under the new cap: the
+        ``"diag_sigmoid"`` and ``"rotation"`` forms scale their radii by ``1 - eps``, so their
+        logits are re-expressed; radii above a tightened cap are clipped to it (a ``"full"``
+        ``A`` is projected at the next :meth:`project_`). ``keep_A=False`` only sets the value
+        (the parameters are about to be loaded from a checkpoint made with ``eps``).
+        """
+        if not 0.0 < eps < 1.0:
+            raise ValueError(f"projection_eps must be in (0, 1), got {eps}")
+        if keep_A and self.A_param != "full":
+            K, n = self.latent_dim, self.latent_dim // 2
+            dev = self.A_raw.device
+            idx = torch.arange(K, device=dev) if self.A_param == "diag_sigmoid" else (
+                torch.cat([torch.arange(n, device=dev), torch.arange(2 * n, K, device=dev)])
+            )  # the radius logits  # fmt: skip
+            rho = (1.0 - self.projection_eps) * torch.sigmoid(self.A_raw[idx].double())
+            frac = (rho / (1.0 - eps)).clamp(1e-7, 1.0 - 1e-7)
+            self.A_raw[idx] = torch.logit(frac).to(self.A_raw)
+        self.projection_eps = float(eps)
+
     def spectral_norm(self) -> float:
         """Largest singular value of the base ``A``."""
         with torch.no_grad():

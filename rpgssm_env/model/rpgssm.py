@@ -558,6 +558,12 @@ class RPGSSM(nn.Module):
         """Apply the prior's stability projection to A (after an optimiser step)."""
         self.prior.project_()
 
+    def set_projection_eps_(self, eps: float, keep_A: bool = True) -> None:
+        """Move A's stability cap to ``1 - eps`` in the prior and in :attr:`config` (which
+        checkpoints record); see :meth:`LinearGaussianPrior.set_projection_eps_`."""
+        self.prior.set_projection_eps_(eps, keep_A=keep_A)
+        self.config.projection_eps = float(eps)
+
     # -- persistence -----------------------------------------------------------------------
     def save(self, path: str | os.PathLike, metadata: dict | None = None) -> None:
         """Write config + weights atomically to ``path`` (a checkpoint without optimiser)."""

@@ -22,7 +22,9 @@ Keys (all optional):
   ``lr``, ``lr_prior``, ``lr_recognition``, ``lr_actions``, ``decay``, ``decay_every``,
   ``steps``, ``grad_clip``, ``augment`` (``{"brightness": b, "contrast": c}``: per-frame
   intensity jitter of the training frames, see
-  :class:`~rpgssm_env.training.augment.IntensityJitter`);
+  :class:`~rpgssm_env.training.augment.IntensityJitter`), ``projection_eps_schedule``
+  (``((step, eps), ...)``: from ``step`` on, radii of ``A`` up to ``1 - eps``; starts at
+  ``projection_eps``);
 * probing: ``angles`` (state columns that are angles: probed as sin and cos).
 
 pendulum24: what makes omega learnable fast
@@ -273,6 +275,7 @@ DEFAULTS: dict[str, Any] = {
     "Q_init": None,
     "projection": "clip",
     "projection_eps": 1e-3,
+    "projection_eps_schedule": None,
     "action_mlp": (),
     "beta": 1.0,
     "beta_final": None,

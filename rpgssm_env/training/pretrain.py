@@ -519,6 +519,7 @@ def pretrain(
         progress=progress,
         time_budget_min=minutes,
         augment=augment,
+        projection_eps_schedule=settings["projection_eps_schedule"],
         **trainer_kw,
     )
     device_t = resolve_device(device)

@@ -17,7 +17,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from typing import Any
 
@@ -27,7 +27,7 @@ from torch import Tensor
 from rpgssm_env.data.base import EpisodeSource
 from rpgssm_env.data.windows import WindowBatcher
 from rpgssm_env.model.rpgssm import RPGSSM, resolve_device
-from rpgssm_env.training.checkpoint import load_checkpoint, save_checkpoint
+from rpgssm_env.training.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 
 __all__ = ["EMTrainer", "NonFiniteStepWarning", "linear_beta"]
 
@@ -53,6 +53,26 @@ def _linear(start: float, end: float, first: int, last: int, step: int) -> float
     if step >= last:
         return end
     return start + (end - start) * (step - first) / (last - first)
+
+
+def _check_eps_schedule(
+    schedule: Sequence[tuple[int, float]] | None,
+) -> list[tuple[int, float]]:
+    """``[(step, eps), ...]`` sorted by step, validated."""
+    out: list[tuple[int, float]] = []
+    for entry in schedule or ():
+        try:
+            step, eps = entry
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"projection_eps_schedule entries must be (step, eps) pairs, got {entry!r}"
+            ) from None
+        if int(step) < 0 or not 0.0 < float(eps) < 1.0:
+            raise ValueError(
+                f"projection_eps_schedule needs step >= 0 and 0 < eps < 1, got {entry!r}"
+            )
+        out.append((int(step), float(eps)))
+    return sorted(out)
 
 
 class EMTrainer:
@@ -91,6 +111,11 @@ class EMTrainer:
         augment: applied to every training batch's frames ``(B, T, H, W, C)`` (never to
             vectors, never in evaluation), e.g.
             :class:`~rpgssm_env.training.augment.IntensityJitter`; ``None``: off.
+        projection_eps_schedule: ``[(step, eps), ...]``: from training step ``step`` on, keep
+            ``s_max(A) <= 1 - eps`` (before the first entry: the model's own
+            ``projection_eps``). The change keeps ``A`` (see
+            :meth:`~rpgssm_env.model.rpgssm.RPGSSM.set_projection_eps_`), and checkpoints
+            record the cap in force, so a resumed run continues on the schedule.
     """
 
     def __init__(
@@ -122,6 +147,7 @@ class EMTrainer:
         time_budget_min: float | None = None,
         max_bad_steps: int = 50,
         augment: Callable[[Tensor], Tensor] | None = None,
+        projection_eps_schedule: Sequence[tuple[int, float]] | None = None,
     ) -> None:
         mode = mode or model.config.mode
         if mode not in ("em", "direct"):
@@ -149,6 +175,8 @@ class EMTrainer:
         self.max_bad_steps = max_bad_steps
         self.augment = augment
         self.log_dir = log_dir
+        self._eps_schedule = _check_eps_schedule(projection_eps_schedule)
+        self._eps_start = float(model.config.projection_eps)
         if isinstance(data, EpisodeSource):
             if window is None:
                 window = int(data.lengths().min())
@@ -265,9 +293,24 @@ class EMTrainer:
         return self.augment(obs) if obs.ndim == 5 else obs
 
     # -- one step --------------------------------------------------------------------------
+    def scheduled_projection_eps(self, step: int | None = None) -> float:
+        """The ``projection_eps`` the schedule sets at ``step`` (default: the current step)."""
+        step = self.step if step is None else int(step)
+        eps = self._eps_start
+        for first, value in self._eps_schedule:
+            if step >= first:
+                eps = value
+        return eps
+
+    def _apply_eps_schedule(self) -> None:
+        eps = self.scheduled_projection_eps()
+        if eps != self.model.config.projection_eps:
+            self.model.set_projection_eps_(eps)
+
     def train_step(self, batch: Batch) -> dict[str, float] | None:
         """One optimiser step on ``batch``; returns the loss terms, or ``None`` when skipped."""
         self.model.train()
+        self._apply_eps_schedule()
         if not self._batch_finite(batch):
             self._skip("the batch holds NaN/inf values")
             return None
@@ -431,6 +474,10 @@ class EMTrainer:
         path = path if path is not None else self.checkpoint_path
         if path is None:
             raise ValueError("no checkpoint path given")
+        if self._eps_schedule:  # the checkpoint's parameters belong to the cap then in force
+            saved = read_checkpoint(path)["config"].get("projection_eps")
+            if saved is not None:
+                self.model.set_projection_eps_(float(saved), keep_A=False)
         ckpt = load_checkpoint(path, self.model, self.optimizer, self.scheduler)
         self.step = int(ckpt["step"])
         extra = ckpt.get("extra", {})
