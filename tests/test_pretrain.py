@@ -112,8 +112,10 @@ def test_resume_continues_the_run(tmp_path, windows_per_episode):
     train, val = _lgssm_npz(tmp_path, n_train=40, n_val=12, T=20)
     # a beta ramp over the resume point: the schedule follows the step count; with 2 windows
     # per episode the grouped batches replay as well
+    # and a radius-cap schedule over it (the resumed model must be rebuilt at the cap in force)
     opts = {**LGSSM_OPTS, "batch_size": 8, "window": 10, "beta_final": 1.0, "beta_ramp": (2, 8),
-            "windows_per_episode": windows_per_episode}  # fmt: skip
+            "windows_per_episode": windows_per_episode, "A_param": "diag_sigmoid", "A_init": 0.5,
+            "projection_eps": 0.1, "projection_eps_schedule": ((4, 0.02),)}  # fmt: skip
     out = tmp_path / "r" / "m.pt"
     first = pretrain(train, out, val=val, steps=6, probe_every=3, progress=False,
                      plots=False, **opts)  # fmt: skip
@@ -130,6 +132,7 @@ def test_resume_continues_the_run(tmp_path, windows_per_episode):
     pretrain(train, straight, val=val, steps=10, probe_every=3, progress=False, plots=False,
              **opts)  # fmt: skip
     assert RPGSSM.load(out).config.beta == 1.0  # the model keeps the final weight
+    assert RPGSSM.load(out).config.projection_eps == 0.02
     a = read_checkpoint(out)["model"]
     b = read_checkpoint(straight)["model"]
     for k in a:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import numpy as np
 import pytest
 
 from rpgssm_env.cli import main
+from rpgssm_env.model.rpgssm import RPGSSM
 
 
 def _pixel_npz(path, n=24, T=12, size=16, seed=0):
@@ -76,8 +78,10 @@ def test_probe_kernel_and_explicit_angles(tmp_path, capsys):
         "pretrain", str(data), "--out", str(ckpt), "--steps", "2", "--window", "4",
         "--batch-size", "4", "--val", "0.25", "--channels", "4", "--strides", "2",
         "--latent-dim", "2", "--quiet", "--no-plots", "--angles", "",
+        "--projection-eps-schedule", "1:0.02",
     ]) == 0  # fmt: skip
     capsys.readouterr()
+    assert RPGSSM.load(ckpt).config.projection_eps == 0.02  # the cap in force at the end
     assert main(["probe", str(ckpt), str(data), "--decoder", "kernel", "--angles", ""]) == 0
     report = _json_line(capsys.readouterr().out)
     assert report["targets"] == ["theta", "omega"]
@@ -87,6 +91,14 @@ def test_probe_kernel_and_explicit_angles(tmp_path, capsys):
     adapted = _json_line(capsys.readouterr().out)
     assert adapted["adapt"] == "standardize"
     assert all(np.isfinite(v) for v in adapted["filtered"].values())
+
+
+def test_eps_schedule_argument():
+    from rpgssm_env.commands.pretrain import _eps_schedule
+
+    assert _eps_schedule("1000:0.02, 3000:0.015") == ((1000, 0.02), (3000, 0.015))
+    with pytest.raises(argparse.ArgumentTypeError, match="STEP:EPS"):
+        _eps_schedule("1000=0.02")
 
 
 def test_cli_lists_the_commands(capsys):
