@@ -226,6 +226,11 @@ def test_projection_eps_schedule_relaxes_the_cap_and_resumes(tmp_path):
     switched._apply_eps_schedule()
     assert switched.model.config.projection_eps == 0.01
     torch.testing.assert_close(switched.model.prior.A.detach(), A_before, rtol=0, atol=1e-6)
+    # without a schedule the trainer leaves a cap set by hand alone
+    plain = _trainer(_model(**kw), steps=2)
+    plain.model.set_projection_eps_(0.02)
+    plain.fit()
+    assert plain.model.config.projection_eps == 0.02
     with pytest.raises(ValueError, match="step >= 0 and 0 < eps < 1"):
         _trainer(_model(**kw), projection_eps_schedule=[(10, 1.5)])
     with pytest.raises(ValueError, match="pairs"):

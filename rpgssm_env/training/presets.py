@@ -486,7 +486,7 @@ PRESET_DOCS: dict[str, str] = {
     "pendulum24": "paper setting: 24x24 grey pendulum, new photo per frame, K=8, no actions",
     "pendulum24k12": "the paper's data with K=12 and beta ramped 0.5 -> 1 (steadier sin/cos)",
     "pendulum24b16": "the paper's data with batch 16: faster and better omega, less robust",
-    "pendulum24rot": "the paper's data with a rotation-block A: sin/cos on 3 seeds of 4",
+    "pendulum24rot": "the paper's data, rotation-block A: cos on 4 seeds, sin on 3, omega on 1",
     "pendulum64": "64x64 colour Pendulum-v1, natural-video background, random torques",
     "cartpole64": "64x64 colour CartPole-v1, moving-shape background, random actions",
 }

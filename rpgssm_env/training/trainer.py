@@ -303,6 +303,8 @@ class EMTrainer:
         return eps
 
     def _apply_eps_schedule(self) -> None:
+        if not self._eps_schedule:  # no schedule: never touch the model's own cap
+            return
         eps = self.scheduled_projection_eps()
         if eps != self.model.config.projection_eps:
             self.model.set_projection_eps_(eps)
