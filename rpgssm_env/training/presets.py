@@ -236,7 +236,10 @@ and the lr decay every 1000, 3000 steps, seed 0): filtered .948 .463 .680 agains
 ``pendulum24rot`` init there (frequencies 0.02, 0.12, 0.16, 0.2, radius <= 0.97, A_rho 0.96,
 decay 0.3 every 1000; 3000 steps, 1 thread, two runs side by side): filtered .947 .486 .678
 (seed 0) and .944 .536 .683 (seed 1); cos theta peaks at step 500 (filtered .85-.86) and is
-traded away for omega by step 1000, as on the paper's data with the free ``A``.
+traded away for omega by step 1000, as on the paper's data with the free ``A``. With the lr
+decay every 500 steps instead (3000 steps): .970 .780 .609 (seed 0), .982 .722 .583 (seed 1,
+2500 steps): cos theta held better, omega lower: the same trade; relaxing the radius cap to 0.98
+from step 500 changes nothing (seed 0, 2500 steps: .968 .770 .610).
 
 Threads: on this shared machine ``torch.set_num_threads(2)`` ran 3.2 s/step against 0.27 s/step
 with one thread (the small per-step tensors make OpenMP threads spin and wait under
