@@ -226,6 +226,15 @@ def test_projection_eps_schedule_relaxes_the_cap_and_resumes(tmp_path):
     switched._apply_eps_schedule()
     assert switched.model.config.projection_eps == 0.01
     torch.testing.assert_close(switched.model.prior.A.detach(), A_before, rtol=0, atol=1e-6)
+    # a step skipped by the NaN guard right at the switch keeps A (not the old cap's logits)
+    guarded = _trainer(_model(**kw), projection_eps_schedule=[(0, 0.01)])
+    A0 = guarded.model.prior.A.detach().clone()
+    bad = next(iter(WindowBatcher(_data(), 8, 10)))
+    bad["obs"][0, 0, 0] = float("nan")
+    with pytest.warns(NonFiniteStepWarning):
+        assert guarded.train_step(bad) is None
+    assert guarded.model.config.projection_eps == 0.01
+    torch.testing.assert_close(guarded.model.prior.A.detach(), A0, rtol=0, atol=1e-6)
     # without a schedule the trainer leaves a cap set by hand alone
     plain = _trainer(_model(**kw), steps=2)
     plain.model.set_projection_eps_(0.02)

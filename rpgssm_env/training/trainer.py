@@ -308,6 +308,7 @@ class EMTrainer:
         eps = self.scheduled_projection_eps()
         if eps != self.model.config.projection_eps:
             self.model.set_projection_eps_(eps)
+            self._good_params = self._snapshot()  # a skipped step restores the new logits
 
     def train_step(self, batch: Batch) -> dict[str, float] | None:
         """One optimiser step on ``batch``; returns the loss terms, or ``None`` when skipped."""
