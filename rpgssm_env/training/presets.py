@@ -241,7 +241,11 @@ decay 0.3 every 1000; 3000 steps, 1 thread, two runs side by side): filtered .94
 traded away for omega by step 1000, as on the paper's data with the free ``A``. With the lr
 decay every 500 steps instead (3000 steps): .970 .780 .609 (seed 0), .982 .722 .583 (seed 1,
 2500 steps): cos theta held better, omega lower: the same trade; relaxing the radius cap to 0.98
-from step 500 changes nothing (seed 0, 2500 steps: .968 .770 .610).
+from step 500 changes nothing (seed 0, 2500 steps: .968 .770 .610). More data does not help
+either: ``benchmarks/pendulum_video.py --episodes 600 --steps 3000`` (600 step-mode episodes of
+100 steps, 100 held-out episodes with the video playing; 1 thread, another run beside it),
+smoothed / filtered: ``pendulum64`` .891 .669 .688 / .900 .588 .702; with the rotation form
+above (decay every 1000) .891 .600 .649 / .900 .571 .667.
 
 Threads: on this shared machine ``torch.set_num_threads(2)`` ran 3.2 s/step against 0.27 s/step
 with one thread (the small per-step tensors make OpenMP threads spin and wait under
