@@ -245,7 +245,12 @@ from step 500 changes nothing (seed 0, 2500 steps: .968 .770 .610). More data do
 either: ``benchmarks/pendulum_video.py --episodes 600 --steps 3000`` (600 step-mode episodes of
 100 steps, 100 held-out episodes with the video playing; 1 thread, another run beside it),
 smoothed / filtered: ``pendulum64`` .891 .669 .688 / .900 .588 .702; with the rotation form
-above (decay every 1000) .891 .600 .649 / .900 .571 .667.
+above (decay every 1000) .891 .600 .649 / .900 .571 .667. The same rollouts rendered at 24x24
+grey (``grayscale=True``; 600 + 100 episodes, same seeds) with ``pendulum24rot`` and the general,
+action-conditioned prior (``Q_init`` 0.08, ``lr_actions`` 1e-2; 4000 steps, 1 thread, alone):
+.964 .942 .626 / .965 .908 .614. cos theta comes back with the paper's frame size and trunk
+(.94 against .60-.67 at 64x64 colour), omega does not (.61-.63): on torque-driven rollouts omega
+is what the model misses, whatever the frames.
 
 Threads: on this shared machine ``torch.set_num_threads(2)`` ran 3.2 s/step against 0.27 s/step
 with one thread (the small per-step tensors make OpenMP threads spin and wait under
