@@ -30,7 +30,12 @@ def main() -> None:
     p.add_argument("--preset", default="cartpole64")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--episodes", type=int, default=1000)
-    p.add_argument("--size", default="64", help="frame size: H (square) or HxW, e.g. 64x128")
+    p.add_argument("--size", default=None,
+                   help="frame size: H (square) or HxW, e.g. 64x128 (default 64; 64x168 with "
+                        "--tracking)")  # fmt: skip
+    p.add_argument("--tracking", action="store_true",
+                   help="rpgssm/CartPoleTracking-v0: a camera following the cart beside the "
+                        "fixed view")  # fmt: skip
     p.add_argument("--init-state", default="default", choices=["wide", "default"],
                    help="start states of the training rollouts (held-out: default)")  # fmt: skip
     p.add_argument("--held-out", type=int, default=200)
@@ -45,25 +50,27 @@ def main() -> None:
 
     # training rollouts draw new shapes every step (see rpgssm_env.agents.pipeline); the
     # held-out episodes keep the moving shapes the agent meets
+    env_id = "rpgssm/CartPoleTracking-v0" if args.tracking else "rpgssm/CartPole-v0"
+    args.size = args.size or ("64x168" if args.tracking else "64")
     h, _, w = args.size.partition("x")
     size = int(h) if not w else (int(h), int(w))
-    tag = "" if size == 64 else f"_{args.size}"
+    tag = ("" if size == 64 else f"_{args.size}") + ("_tracking" if args.tracking else "")
     shapes = {"size": size, "distractor": "shapes"}
     # "wide": training rollouts start anywhere on the track (measured worse: see
     # envs.registration.WIDE_INIT_STATE)
     wide = {"init_state": "wide"} if args.init_state == "wide" else {}
     name = f"cartpole_shapesstep{'_wide' if wide else ''}_train_{args.episodes}{tag}"
     train = cached_rollouts(args.cache, name,
-                            "rpgssm/CartPole-v0", args.episodes, seed=0, workers=args.workers,
+                            env_id, args.episodes, seed=0, workers=args.workers,
                             env_kwargs={**shapes, "distractor_mode": "step", **wide})  # fmt: skip
     test = cached_rollouts(args.cache, f"cartpole_shapes_test_{args.held_out}{tag}",
-                           "rpgssm/CartPole-v0", args.held_out, seed=100_000,
+                           env_id, args.held_out, seed=100_000,
                            workers=args.workers, env_kwargs=shapes)  # fmt: skip
     summary = pretrain(train, args.out / "model.pt", val=test, preset=args.preset,
                        minutes=args.minutes, threads=args.threads, steps=args.steps,
                        probe_every=args.probe_every, progress=args.progress)  # fmt: skip
     print(figures(summary, target="cartpole_shapes", preset=args.preset, minutes=args.minutes,
-                  size=args.size, init_state=args.init_state))  # fmt: skip
+                  size=args.size, init_state=args.init_state, env_id=env_id))  # fmt: skip
 
 
 if __name__ == "__main__":

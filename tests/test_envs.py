@@ -32,6 +32,7 @@ DISTRACTORS = [
 STATE_DIMS = {
     "rpgssm/Pendulum-v0": 2,
     "rpgssm/CartPole-v0": 4,
+    "rpgssm/CartPoleTracking-v0": 4,
     "rpgssm/Acrobot-v0": 4,
     "rpgssm/MountainCarContinuous-v0": 2,
 }

@@ -30,6 +30,7 @@ def make_pixel_env(
     render_mode: str | None = "rgb_array",
     crop: tuple[float, float, float, float] | None = None,
     init_state: Any = None,
+    tracking: Any = False,
     **env_kwargs: Any,
 ) -> gym.Env:
     """A pixel env with optional background distractors.
@@ -52,6 +53,10 @@ def make_pixel_env(
             (:class:`~rpgssm_env.wrappers.initial_state.InitialStateRange`); ``"wide"``: the
             env's wide ranges (:data:`rpgssm_env.envs.registration.WIDE_INIT_STATE`); or
             ``{"ranges": ..., "probability": p}`` for a share ``p`` of episodes.
+        tracking: ``True``: a tracking camera's view beside the fixed one (the frame is both,
+            ``size`` wide in all; see :class:`~rpgssm_env.wrappers.tracking.TrackingView`;
+            ``rpgssm/CartPoleTracking-v0`` registers it for CartPole), or
+            ``(centre_fn, (rows, cols))``.
         render_mode: only ``"rgb_array"`` (or ``None``, treated the same) is supported;
             ``render()`` returns the composited frame.
         **env_kwargs: passed to the base env (e.g. ``g=9.81`` for Pendulum).
@@ -98,4 +103,5 @@ def make_pixel_env(
         mask=mask,
         state_fn=state_fn,
         crop=crop,
+        tracking=tracking,
     )

@@ -5,6 +5,7 @@ id                                  what                                        
 ==================================  ==================================================  =====
 ``rpgssm/Pendulum-v0``              ``Pendulum-v1`` from pixels                          200
 ``rpgssm/CartPole-v0``              ``CartPole-v1`` from pixels                          500
+``rpgssm/CartPoleTracking-v0``      the same, a camera following the cart beside it       500
 ``rpgssm/Acrobot-v0``               ``Acrobot-v1`` from pixels                           500
 ``rpgssm/MountainCarContinuous-v0`` ``MountainCarContinuous-v0`` from pixels             999
 ``rpgssm/PendulumPaper-v0``         24x24 grey pendulum, new natural photo every frame   100
@@ -34,6 +35,7 @@ __all__ = [
 CLASSIC_IDS: dict[str, tuple[str, int]] = {
     "rpgssm/Pendulum-v0": ("Pendulum-v1", 200),
     "rpgssm/CartPole-v0": ("CartPole-v1", 500),
+    "rpgssm/CartPoleTracking-v0": ("CartPole-v1", 500),
     "rpgssm/Acrobot-v0": ("Acrobot-v1", 500),
     "rpgssm/MountainCarContinuous-v0": ("MountainCarContinuous-v0", 999),
 }
@@ -47,6 +49,12 @@ DM_CONTROL_IDS: dict[str, tuple[str, int]] = {
 #: fraction of a pixel wide at 64x64.
 CLASSIC_KWARGS: dict[str, dict[str, object]] = {
     "rpgssm/CartPole-v0": {"crop": (0.4, 0.85, 0.0, 1.0)},
+    # the track band at 64x128 and a 64x40 view that follows the cart (the pole at 2.5x)
+    "rpgssm/CartPoleTracking-v0": {
+        "crop": (0.4, 0.85, 0.0, 1.0),
+        "tracking": True,
+        "size": (64, 168),
+    },
 }
 #: Start-state ranges of ``init_state="wide"``, per base env id: episodes start anywhere on the
 #: track instead of within 5 cm of the centre. Not a default for pretraining data: measured on

@@ -23,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.wrappers import AddRenderObservation, GrayscaleObservation, ResizeObservation
 
-__all__ = ["CropObservation", "StateInfo", "parse_size", "pixel_wrappers"]
+__all__ = ["CropObservation", "StateInfo", "crop_slices", "parse_size", "pixel_wrappers"]
 
 
 def parse_size(size: int | tuple[int, int]) -> tuple[int, int]:
@@ -78,6 +78,24 @@ class StateInfo(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs
 Crop = tuple[float, float, float, float]
 
 
+def crop_slices(box: Crop, height: int, width: int) -> tuple[slice, slice]:
+    """``(rows, cols)`` slices of a ``(height, width)`` image kept by ``box = (top, bottom, left,
+    right)`` fractions (at least one row and column).
+
+    Raises:
+        ValueError: a box outside [0, 1] or empty.
+    """
+    top, bottom, left, right = (float(v) for v in box)
+    if not (0 <= top < bottom <= 1 and 0 <= left < right <= 1):
+        raise ValueError(
+            f"crop must be (top, bottom, left, right) fractions with 0 <= top < bottom <= 1 "
+            f"and 0 <= left < right <= 1, got {box!r}"
+        )
+    rows = slice(round(top * height), max(round(bottom * height), round(top * height) + 1))
+    cols = slice(round(left * width), max(round(right * width), round(left * width) + 1))
+    return rows, cols
+
+
 class CropObservation(
     gym.ObservationWrapper[np.ndarray, Any, np.ndarray], gym.utils.RecordConstructorArgs
 ):
@@ -91,18 +109,11 @@ class CropObservation(
     def __init__(self, env: gym.Env, box: Crop):
         gym.utils.RecordConstructorArgs.__init__(self, box=box)
         gym.ObservationWrapper.__init__(self, env)
-        top, bottom, left, right = (float(v) for v in box)
-        if not (0 <= top < bottom <= 1 and 0 <= left < right <= 1):
-            raise ValueError(
-                f"crop must be (top, bottom, left, right) fractions with 0 <= top < bottom <= 1 "
-                f"and 0 <= left < right <= 1, got {box!r}"
-            )
         space = env.observation_space
         if not (isinstance(space, gym.spaces.Box) and len(space.shape) == 3):
             raise ValueError(f"CropObservation needs (H, W, C) image observations, got {space}")
         h, w, c = space.shape
-        self._rows = slice(round(top * h), max(round(bottom * h), round(top * h) + 1))
-        self._cols = slice(round(left * w), max(round(right * w), round(left * w) + 1))
+        self._rows, self._cols = crop_slices(box, h, w)
         shape = (self._rows.stop - self._rows.start, self._cols.stop - self._cols.start, c)
         self.observation_space = gym.spaces.Box(0, 255, shape, space.dtype)
 
@@ -119,6 +130,7 @@ def pixel_wrappers(
     mask: Any = "colour_key",
     state_fn: Callable[[gym.Env], np.ndarray] | None = None,
     crop: Crop | None = None,
+    tracking: bool | tuple[Callable[[gym.Env], tuple[float, float]], tuple[int, int]] = False,
 ) -> gym.Env:
     """Wrap ``env`` (created with ``render_mode="rgb_array"``) into a pixel env.
 
@@ -133,13 +145,18 @@ def pixel_wrappers(
         state_fn: ``env -> (S,)`` true state for ``info["state"]`` (default: known per env).
         crop: ``(top, bottom, left, right)`` fractions of the render to keep before resizing
             (see :class:`CropObservation`); ``None`` keeps the whole render.
+        tracking: put a tracking camera's view beside the fixed one (see
+            :class:`~rpgssm_env.wrappers.tracking.TrackingView`; ``size`` is then both views
+            together): ``True`` for the env's own (CartPole: the cart and pole,
+            :data:`rpgssm_env.envs.cameras.TRACKING_VIEWS`), or ``(centre_fn, (rows, cols))``.
 
     Returns:
         The wrapped env: observations ``Box(0, 255, (H, W, C), uint8)``, ``info["state"]``,
         ``render()`` returning the composited ``(H, W, 3)`` colour frame.
 
     Raises:
-        ValueError: ``env`` does not render ``rgb_array`` frames, or a bad ``size``.
+        ValueError: ``env`` does not render ``rgb_array`` frames, a bad ``size``, or
+            ``tracking=True`` for an env without a known tracking view.
     """
     from rpgssm_env.wrappers.distractors.wrapper import BackgroundDistractor
 
@@ -152,9 +169,19 @@ def pixel_wrappers(
         )
     env = StateInfo(env, state_fn)
     env = AddRenderObservation(env, render_only=True)
-    if crop is not None:
-        env = CropObservation(env, crop)
-    env = ResizeObservation(env, hw)
+    if tracking is True:
+        from rpgssm_env.envs.cameras import tracking_view_for
+
+        tracking = tracking_view_for(env)
+    if tracking:
+        from rpgssm_env.wrappers.tracking import TrackingView
+
+        centre_fn, window = tracking
+        env = TrackingView(env, centre_fn, window, size=hw, crop=crop)
+    else:
+        if crop is not None:
+            env = CropObservation(env, crop)
+        env = ResizeObservation(env, hw)
     env = BackgroundDistractor(env, distractor, mode=distractor_mode, mask=mask)
     if grayscale:
         env = GrayscaleObservation(env, keep_dim=True)
