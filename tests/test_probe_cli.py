@@ -78,10 +78,12 @@ def test_probe_kernel_and_explicit_angles(tmp_path, capsys):
         "pretrain", str(data), "--out", str(ckpt), "--steps", "2", "--window", "4",
         "--batch-size", "4", "--val", "0.25", "--channels", "4", "--strides", "2",
         "--latent-dim", "2", "--quiet", "--no-plots", "--angles", "",
-        "--projection-eps-schedule", "1:0.02",
+        "--projection-eps-schedule", "1:0.02", "--pool", "keypoints",
     ]) == 0  # fmt: skip
     capsys.readouterr()
-    assert RPGSSM.load(ckpt).config.projection_eps == 0.02  # the cap in force at the end
+    loaded = RPGSSM.load(ckpt)
+    assert loaded.config.projection_eps == 0.02  # the cap in force at the end
+    assert loaded.config.pool == "keypoints"
     assert main(["probe", str(ckpt), str(data), "--decoder", "kernel", "--angles", ""]) == 0
     report = _json_line(capsys.readouterr().out)
     assert report["targets"] == ["theta", "omega"]

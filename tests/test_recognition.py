@@ -11,6 +11,7 @@ from rpgssm_env.model.recognition import (
     ConvTrunk,
     Recognition,
     RecognitionNetwork,
+    SpatialSoftmax,
     default_conv_layout,
 )
 
@@ -129,3 +130,52 @@ def test_bad_config():
         RecognitionNetwork((4,), 2, head="bogus")
     with pytest.raises(ValueError, match="obs_shape"):
         RecognitionNetwork((4, 4), 2)
+
+
+def test_spatial_softmax_is_the_expected_position_under_a_softmax():
+    torch.manual_seed(0)
+    C, h, w = 3, 4, 6
+    layer = SpatialSoftmax(C, h, w)
+    with torch.no_grad():
+        layer.log_temperature.copy_(torch.tensor([0.0, -1.0, 0.5]))
+    maps = torch.randn(2, C, h, w)
+    out = layer(maps)
+    assert out.shape == (2, 2 * C)
+    # brute force: softmax over the h*w positions of each map (logits / temperature)
+    for n in range(2):
+        for c in range(C):
+            temp = math.exp(layer.log_temperature[c].item())
+            p = torch.softmax(maps[n, c].flatten() / temp, 0).reshape(h, w)
+            col = sum(p[i, j] * (-1 + 2 * j / (w - 1)) for i in range(h) for j in range(w))
+            row = sum(p[i, j] * (-1 + 2 * i / (h - 1)) for i in range(h) for j in range(w))
+            torch.testing.assert_close(out[n, c], col)
+            torch.testing.assert_close(out[n, C + c], row)
+    # gradients reach the maps and the temperatures (finite differences in float64)
+    layer64 = SpatialSoftmax(C, h, w).double()
+    maps64 = torch.randn(1, C, h, w, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(layer64, (maps64,))
+    layer64(maps64).sum().backward()
+    assert layer64.log_temperature.grad.abs().sum() > 0
+
+
+def test_keypoint_trunk_reads_where_a_dot_is_anywhere_in_the_frame():
+    # one conv that passes the frame through (centre tap 1): the keypoint of a bright dot is the
+    # dot's position, and it moves linearly with the dot, also where no weights were trained
+    trunk = ConvTrunk((24, 40, 1), channels=(1,), strides=(1,), pool="keypoints")
+    assert trunk.out_features == 2
+    conv = trunk.net[0]
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.weight[0, 0, 1, 1] = 1.0
+        conv.bias.zero_()
+        trunk.keypoints.log_temperature.fill_(-4.0)  # sharp: the softmax picks the dot
+    for row, col in [(3, 5), (12, 20), (20, 37)]:
+        frame = torch.zeros(1, 24, 40, 1)
+        frame[0, row, col, 0] = 1.0
+        x, y = trunk(frame)[0]
+        assert x.item() == pytest.approx(-1 + 2 * col / 39, abs=1e-3)
+        assert y.item() == pytest.approx(-1 + 2 * row / 23, abs=1e-3)
+    flat = ConvTrunk((24, 40, 1), channels=(1,), strides=(1,))
+    assert flat.out_features == 24 * 40
+    with pytest.raises(ValueError, match="pool must be one of"):
+        ConvTrunk((24, 40, 1), pool="max")

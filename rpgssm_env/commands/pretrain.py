@@ -75,6 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--head", choices=["diagonal", "full", "constant"], default=None)
     g.add_argument("--channels", type=_ints, default=None, help="conv channels, e.g. 16,32,32")
     g.add_argument("--strides", type=_ints, default=None, help="conv strides, e.g. 2,2,2")
+    g.add_argument("--pool", choices=["flatten", "keypoints"], default=None,
+                   help="conv read-out: the flattened map or keypoints")  # fmt: skip
     g.add_argument("--hidden", type=_ints, default=None, help="MLP sizes for vector data")
     g.add_argument(
         "--A-init-kind", dest="A_init_kind", choices=["identity", "rotation"], default=None,
@@ -142,7 +144,7 @@ _OPTIONS = (
     "A_param", "A_max_freq", "A_rho", "A_freqs", "beta", "mode", "batch_size", "window", "lr",
     "lr_prior", "lr_recognition", "lr_actions", "decay", "decay_every", "angles", "steps",
     "projection_eps", "Q_init", "head_init_scale", "em_warmup", "grad_clip", "beta_final",
-    "beta_ramp", "windows_per_episode", "augment", "projection_eps_schedule",
+    "beta_ramp", "windows_per_episode", "augment", "projection_eps_schedule", "pool",
 )  # fmt: skip
 
 

@@ -4,7 +4,8 @@
 Each network is ``trunk(x) -> Linear(d_out) -> head``:
 
 * trunks: :class:`ConvTrunk` for frames (H, W, C) of 24 to 128 pixels (grey or colour; uint8
-  frames in [0, 255] are scaled to [0, 1] inside, float frames in [0, 1] are taken as they are) and
+  frames in [0, 255] are scaled to [0, 1] inside, float frames in [0, 1] are taken as they are),
+  its feature map flattened or read out as keypoints (:class:`SpatialSoftmax`), and
   :class:`MLPTrunk` for vectors (D,) (``hidden=()`` makes the whole network linear);
 * heads (:class:`DiagonalHead`, :class:`FullHead`, :class:`ConstantHead`) map the trunk features
   to ``(Lam (N, K, K), h (N, K))``.
@@ -34,11 +35,14 @@ __all__ = [
     "MLPTrunk",
     "Recognition",
     "RecognitionNetwork",
+    "SpatialSoftmax",
     "default_conv_layout",
     "make_head",
 ]
 
 PRECISION_FLOOR = 1e-4
+#: Read-outs of a conv trunk's last feature map (see :class:`ConvTrunk`).
+POOLS = ("flatten", "keypoints")
 FULL_JITTER = 1e-3
 
 
@@ -73,16 +77,49 @@ def _init_small(layer: nn.Linear, scale: float = 0.1) -> nn.Linear:
     return layer
 
 
+class SpatialSoftmax(nn.Module):
+    """Feature maps (N, C, h, w) -> keypoints (N, 2C): per channel, the expected column and row
+    (each in [-1, 1], left/top = -1) under a softmax over the h*w positions of the map divided
+    by a learned temperature (one per channel, starting at 1).
+
+    Where a feature sits in the frame becomes a number that moves linearly with it, wherever it
+    is (a flattened map gives every position its own weights, so positions never seen in
+    training read out anything): Levine, Finn et al. 2016's spatial softmax.
+    """
+
+    def __init__(self, channels: int, height: int, width: int) -> None:
+        super().__init__()
+        self.log_temperature = nn.Parameter(torch.zeros(channels))
+        cols = torch.linspace(-1.0, 1.0, width) if width > 1 else torch.zeros(1)
+        rows = torch.linspace(-1.0, 1.0, height) if height > 1 else torch.zeros(1)
+        grid_rows, grid_cols = torch.meshgrid(rows, cols, indexing="ij")
+        self.register_buffer("_cols", grid_cols.reshape(-1), persistent=False)
+        self.register_buffer("_rows", grid_rows.reshape(-1), persistent=False)
+
+    def forward(self, maps: Tensor) -> Tensor:
+        """(N, C, h, w) -> (N, 2C): ``(col_1, ..., col_C, row_1, ..., row_C)``."""
+        N, C = maps.shape[:2]
+        logits = maps.reshape(N, C, -1) * torch.exp(-self.log_temperature)[:, None]
+        if logits.dtype not in (torch.float32, torch.float64):  # under autocast: softmax in fp32
+            logits = logits.float()
+        weights = torch.softmax(logits, dim=-1).to(maps.dtype)
+        cols, rows = self._cols.to(maps.dtype), self._rows.to(maps.dtype)
+        return torch.cat([weights @ cols, weights @ rows], dim=1)
+
+
 class ConvTrunk(nn.Module):
     """Convolutional trunk on channels-last frames.
 
-    3x3 convolutions with "same" padding, ReLU after each, then flatten.
+    3x3 convolutions with "same" padding, ReLU after each, then the feature map flattened
+    (``pool="flatten"``, ``C h w`` features) or read out as keypoints (``pool="keypoints"``:
+    :class:`SpatialSoftmax`, ``2 C`` features).
 
     Args:
         obs_shape: ``(H, W, C)``.
         channels: output channels per convolution (default :func:`default_conv_layout`).
         strides: stride per convolution (same length as ``channels``).
         channels_last: run the convolutions in ``torch.channels_last`` memory format.
+        pool: ``"flatten"`` or ``"keypoints"``.
     """
 
     def __init__(
@@ -91,8 +128,11 @@ class ConvTrunk(nn.Module):
         channels: Sequence[int] | None = None,
         strides: Sequence[int] | None = None,
         channels_last: bool = True,
+        pool: str = "flatten",
     ) -> None:
         super().__init__()
+        if pool not in POOLS:
+            raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
         if len(obs_shape) != 3:
             raise ValueError(f"ConvTrunk needs obs_shape (H, W, C), got {tuple(obs_shape)}")
         H, W, C = (int(s) for s in obs_shape)
@@ -115,7 +155,8 @@ class ConvTrunk(nn.Module):
             c_in = c_out
             h, w = (h - 1) // s + 1, (w - 1) // s + 1
         self.net = nn.Sequential(*layers)
-        self.out_features = c_in * h * w
+        self.keypoints = SpatialSoftmax(c_in, h, w) if pool == "keypoints" else None
+        self.out_features = 2 * c_in if self.keypoints is not None else c_in * h * w
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
 
@@ -123,7 +164,8 @@ class ConvTrunk(nn.Module):
         """Frames (N, H, W, C) (already float in [0, 1]) -> features (N, out_features)."""
         x = x.permute(0, 3, 1, 2)  # NCHW view of channels-last data (no copy)
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-        return self.net(x.contiguous(memory_format=fmt)).flatten(1)
+        maps = self.net(x.contiguous(memory_format=fmt))
+        return maps.flatten(1) if self.keypoints is None else self.keypoints(maps)
 
 
 class MLPTrunk(nn.Module):
@@ -235,6 +277,8 @@ class RecognitionNetwork(nn.Module):
         channels, strides: conv layout for frames (default :func:`default_conv_layout`).
         hidden: MLP hidden sizes for vectors (``()``: linear).
         channels_last: channels-last memory format for the convolutions.
+        pool: read-out of the conv trunk for frames: ``"flatten"`` or ``"keypoints"`` (see
+            :class:`ConvTrunk`).
         autocast_dtype: run the trunk under ``torch.autocast`` in this dtype (e.g.
             ``torch.bfloat16``: about 2x faster convolutions on CPUs with AVX-512 BF16, at
             bfloat16 precision); the head always runs in the model's dtype. ``None``: off.
@@ -250,13 +294,16 @@ class RecognitionNetwork(nn.Module):
         hidden: Sequence[int] = (256, 256),
         channels_last: bool = True,
         autocast_dtype: torch.dtype | None = None,
+        pool: str = "flatten",
     ) -> None:
         super().__init__()
         self.autocast_dtype = autocast_dtype
         self.obs_shape = tuple(int(s) for s in obs_shape)
         self.is_image = len(self.obs_shape) == 3
         if self.is_image:
-            self.trunk: nn.Module = ConvTrunk(self.obs_shape, channels, strides, channels_last)
+            self.trunk: nn.Module = ConvTrunk(
+                self.obs_shape, channels, strides, channels_last, pool=pool
+            )
         elif len(self.obs_shape) == 1:
             self.trunk = MLPTrunk(self.obs_shape[0], hidden)
         else:

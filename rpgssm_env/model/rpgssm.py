@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from rpgssm_env.model.inference import PriorChain, SmootherResult, kalman_smoother
 from rpgssm_env.model.objective import FreeEnergy, free_energy
 from rpgssm_env.model.prior import LinearGaussianPrior
-from rpgssm_env.model.recognition import Recognition, RecognitionNetwork
+from rpgssm_env.model.recognition import POOLS, Recognition, RecognitionNetwork
 
 __all__ = ["RPGSSM", "ModalityConfig", "RPGSSMConfig", "resolve_device"]
 
@@ -60,6 +60,8 @@ class ModalityConfig:
         channels: conv channels for frames (``None``: the default for the frame size).
         strides: conv strides (``None``: 1 then 2s).
         hidden: MLP hidden sizes for vectors (``()``: a linear network).
+        pool: read-out of the conv trunk: ``"flatten"`` or ``"keypoints"`` (a spatial softmax,
+            see :class:`~rpgssm_env.model.recognition.ConvTrunk`).
     """
 
     obs_shape: tuple[int, ...]
@@ -67,6 +69,7 @@ class ModalityConfig:
     channels: tuple[int, ...] | None = None
     strides: tuple[int, ...] | None = None
     hidden: tuple[int, ...] = (256, 256)
+    pool: str = "flatten"
 
     def __post_init__(self) -> None:
         self.obs_shape = _tuple(self.obs_shape)
@@ -86,6 +89,8 @@ class ModalityConfig:
                 )
         if self.head not in ("diagonal", "full", "constant"):
             raise ValueError(f"head must be 'diagonal', 'full' or 'constant', got {self.head!r}")
+        if self.pool not in POOLS:
+            raise ValueError(f"pool must be one of {POOLS}, got {self.pool!r}")
 
     @property
     def is_image(self) -> bool:
@@ -99,7 +104,7 @@ class RPGSSMConfig:
     Attributes:
         latent_dim: K.
         obs_shape: ``(H, W, C)`` frames or ``(D,)`` vectors (single modality).
-        head, channels, strides, hidden: the single modality's network (see
+        head, channels, strides, hidden, pool: the single modality's network (see
             :class:`ModalityConfig`).
         modalities: J > 1 modalities; when given, replaces obs_shape/head/channels/hidden.
         prior: ``"invariant"`` (learn A; Q = I - A A^T) or ``"general"``.
@@ -135,6 +140,7 @@ class RPGSSMConfig:
     channels: tuple[int, ...] | None = None
     strides: tuple[int, ...] | None = None
     hidden: tuple[int, ...] = (256, 256)
+    pool: str = "flatten"
     modalities: tuple[ModalityConfig, ...] | None = None
     prior: str = "invariant"
     A_init: float = 0.5
@@ -200,7 +206,9 @@ class RPGSSMConfig:
         if self.modalities is not None:
             return self.modalities
         return (
-            ModalityConfig(self.obs_shape, self.head, self.channels, self.strides, self.hidden),
+            ModalityConfig(
+                self.obs_shape, self.head, self.channels, self.strides, self.hidden, self.pool
+            ),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -303,6 +311,7 @@ class RPGSSM(nn.Module):
                     channels=m.channels,
                     strides=m.strides,
                     hidden=m.hidden,
+                    pool=m.pool,
                     channels_last=config.channels_last,
                     autocast_dtype=getattr(torch, config.trunk_autocast)
                     if config.trunk_autocast

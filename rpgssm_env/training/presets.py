@@ -7,7 +7,8 @@ the preset's value. :data:`DEFAULTS` holds the values used when neither gives on
 Keys (all optional):
 
 * model: ``latent_dim``, ``prior`` (``"invariant"``/``"general"``), ``head``, ``channels``,
-  ``strides`` (conv trunk), ``hidden`` (MLP trunk), ``A_param`` (``"full"``, ``"diag_sigmoid"``,
+  ``strides`` (conv trunk), ``pool`` (its read-out: ``"flatten"`` or ``"keypoints"``),
+  ``hidden`` (MLP trunk), ``A_param`` (``"full"``, ``"diag_sigmoid"``,
   ``"rotation"``), ``A_max_freq`` (rad/step, rotation form), ``Q_param``, ``Q_init``,
   ``projection``, ``projection_eps``, ``action_mlp``, ``beta``, ``head_init_scale`` (factor on
   the recognition head's initial weights); ``beta_final`` and ``beta_ramp = (first, last)``:
@@ -303,6 +304,7 @@ DEFAULTS: dict[str, Any] = {
     "channels": None,
     "strides": None,
     "hidden": (256, 256),
+    "pool": "flatten",
     "A_param": "full",
     "A_max_freq": math.pi / 2,
     "Q_param": "diag",

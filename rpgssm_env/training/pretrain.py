@@ -218,7 +218,7 @@ def init_transition(model: RPGSSM, kind: str, rho: float, freqs: Sequence[float]
 
 _MODEL_KEYS = (
     "latent_dim", "prior", "head", "channels", "strides", "hidden", "A_param", "Q_param", "Q_init",
-    "A_max_freq", "projection", "projection_eps", "action_mlp", "beta", "A_init", "mode",
+    "A_max_freq", "projection", "projection_eps", "action_mlp", "beta", "A_init", "mode", "pool",
 )  # fmt: skip
 
 
