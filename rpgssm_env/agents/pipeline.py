@@ -13,7 +13,11 @@ from typing import Any
 __all__ = ["PRESET_FOR", "model_path", "prepare_dataset", "prepare_model"]
 
 #: Pretraining preset per pixel env id (:mod:`rpgssm_env.training.presets`).
-PRESET_FOR = {"rpgssm/Pendulum-v0": "pendulum64", "rpgssm/CartPole-v0": "cartpole64"}
+PRESET_FOR = {
+    "rpgssm/Pendulum-v0": "pendulum64",
+    "rpgssm/CartPole-v0": "cartpole64",
+    "rpgssm/CartPoleTracking-v0": "cartpole_tracking",
+}
 
 
 #: Background schedule of pretraining rollouts. A background that follows the episode (a video
