@@ -239,3 +239,23 @@ def test_presets_and_overrides():
         get_preset("nope")
     with pytest.raises(ValueError, match="unknown settings"):
         resolve_settings(None, not_a_setting=1)
+
+
+def test_init_fine_tunes_a_trained_model(lgssm_run, tmp_path):
+    out, _ = lgssm_run
+    train, val = _lgssm_npz(tmp_path)  # the data the model was trained on
+    # 5 steps from the trained model keep its R^2; 5 steps from scratch are far from it
+    tuned = pretrain(train, tmp_path / "tuned.pt", val=val, steps=5, probe_every=0, seed=1,
+                     progress=False, plots=False, init=out, **LGSSM_OPTS)  # fmt: skip
+    scratch = pretrain(train, tmp_path / "scratch.pt", val=val, steps=5, probe_every=0, seed=1,
+                       progress=False, plots=False, **LGSSM_OPTS)  # fmt: skip
+    assert min(tuned["r2"]["smoothed"].values()) > 0.85, tuned["r2"]
+    assert min(scratch["r2"]["smoothed"].values()) < 0.8, scratch["r2"]
+    assert tuned["settings"]["init"] == str(out)
+    # the model is the checkpoint's, whatever the model settings say
+    assert RPGSSM.load(tmp_path / "tuned.pt").config == RPGSSM.load(out).config
+    x, z, _ = sample_lgssm(8, 20, 3, 4, np.random.default_rng(0))
+    np.savez(tmp_path / "other.npz", obs=x, states=z)
+    with pytest.raises(ValueError, match=r"takes observations \(10,\), the data holds \(4,\)"):
+        pretrain(tmp_path / "other.npz", tmp_path / "x.pt", val=None, steps=1, init=out,
+                 progress=False, plots=False, **LGSSM_OPTS)  # fmt: skip

@@ -135,6 +135,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--probe-every", type=int, default=250, help="steps between evaluations")
     r.add_argument("--log-dir", default=None, help="TensorBoard directory")
     r.add_argument("--resume", action="store_true", help="continue from --out if it exists")
+    r.add_argument("--init", default=None,
+                   help="fine-tune: start from this checkpoint's model")  # fmt: skip
     r.add_argument("--no-plots", action="store_true")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -167,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
         log_dir=args.log_dir,
         probe_every=args.probe_every,
         resume=args.resume,
+        init=args.init,
         plots=not args.no_plots,
         progress=not args.quiet,
         **options,

@@ -272,6 +272,31 @@ def build_model(source: EpisodeSource, settings: dict[str, Any]) -> RPGSSM:
     return model
 
 
+def init_model(path: str | os.PathLike, source: EpisodeSource) -> RPGSSM:
+    """The model of checkpoint ``path`` (in training mode, on the CPU) to fine-tune on
+    ``source``.
+
+    Raises:
+        ValueError: the data's observations or actions are not the model's.
+    """
+    model = RPGSSM.load(path, device="cpu").train()
+    spec, config = source.spec, model.config
+    if tuple(spec.obs_shape) != tuple(config.obs_shape):
+        raise ValueError(
+            f"init checkpoint {path} takes observations {tuple(config.obs_shape)}, the data "
+            f"holds {tuple(spec.obs_shape)}"
+        )
+    kind = None
+    if spec.has_actions:
+        kind = "discrete" if spec.discrete_actions else "continuous"
+    if kind != config.action_kind:
+        raise ValueError(
+            f"init checkpoint {path} was trained with action inputs {config.action_kind!r}, the "
+            f"data has {kind!r}"
+        )
+    return model
+
+
 # -- evaluation --------------------------------------------------------------------------------
 def _val_batches(
     held_out: EpisodeSource, batch_size: int, window: int, max_batches: int
@@ -424,6 +449,7 @@ def pretrain(
     progress: bool = True,
     checkpoint_every: int = 0,
     cache_gb: float = 2.0,
+    init: str | os.PathLike | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Train an RP-GSSM on a data set and evaluate it on held-out episodes.
@@ -456,6 +482,9 @@ def pretrain(
         cache_gb: keep up to this many GB of decoded episodes in memory after their first read
             (windows are then slices instead of decompressed HDF5 chunks); 0: read every window
             from the data set.
+        init: fine-tune: start from this checkpoint's model (its configuration and weights;
+            the model settings of ``preset`` and ``options`` are then unused, the training
+            settings apply) instead of a new one.
         **options: any key of :data:`~rpgssm_env.training.presets.DEFAULTS` (``latent_dim``,
             ``prior``, ``head``, ``channels``, ``strides``, ``mode``, ``batch_size``,
             ``window``, ``lr``, ``lr_prior``, ``lr_recognition``, ``lr_actions``, ``steps``,
@@ -497,7 +526,8 @@ def pretrain(
     settings["window"] = int(window)
 
     torch.manual_seed(seed)
-    model = build_model(train, settings)
+    model = build_model(train, settings) if init is None else init_model(init, train)
+    settings["init"] = None if init is None else str(init)
     trainer_kw = {
         k: settings[k]
         for k in ("lr", "lr_prior", "lr_recognition", "lr_actions", "decay", "grad_clip", "mode")
