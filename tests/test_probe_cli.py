@@ -84,6 +84,15 @@ def test_probe_kernel_and_explicit_angles(tmp_path, capsys):
     loaded = RPGSSM.load(ckpt)
     assert loaded.config.projection_eps == 0.02  # the cap in force at the end
     assert loaded.config.pool == "keypoints"
+    # fine-tuning it: the model keeps its configuration whatever the model flags say
+    tuned = tmp_path / "tuned.pt"
+    assert main([
+        "pretrain", str(data), "--out", str(tuned), "--init", str(ckpt), "--steps", "1",
+        "--window", "4", "--batch-size", "4", "--val", "0.25", "--latent-dim", "3", "--quiet",
+        "--no-plots", "--angles", "",
+    ]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert RPGSSM.load(tuned).config == loaded.config
     assert main(["probe", str(ckpt), str(data), "--decoder", "kernel", "--angles", ""]) == 0
     report = _json_line(capsys.readouterr().out)
     assert report["targets"] == ["theta", "omega"]
