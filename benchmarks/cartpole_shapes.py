@@ -13,8 +13,9 @@ Goal: filtered R^2 >= 0.9 for every state variable.
     python benchmarks/cartpole_shapes.py [--minutes 15] [--threads 1] [--episodes 1000]
     python benchmarks/cartpole_shapes.py --tracking --minutes 10
 
-Measured (2026-12-05, 10 min, 1 thread, another run beside it; filtered): 64x128 fixed view
-.69 .83 .68 .88; ``--tracking`` .698 .887 .920 .956 (missed for x).
+Measured (2026-12-05, 1 thread, another run beside it; filtered x, x_dot, theta, theta_dot):
+64x128 fixed view, 10 min: .69 .83 .68 .88; ``--tracking``, 10 min: .698 .887 .920 .956;
+``--tracking --minutes 15`` (three runs on the cores): .711 .899 .931 .961 (x missed).
 """
 
 from __future__ import annotations
