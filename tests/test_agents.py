@@ -80,6 +80,11 @@ def test_hyperparams_table():
     assert "action_noise" in td3
     with pytest.raises(ValueError, match="algo"):
         default_hyperparams("XYZ", PENDULUM)
+    # a pixel id gets its own entry, else the tuned settings of its state version
+    tracking = "rpgssm/CartPoleTracking-v0"
+    assert default_hyperparams("PPO", tracking) == {"n_timesteps": 300_000, "n_envs": 8}
+    assert default_hyperparams("DQN", tracking) == default_hyperparams("DQN", "CartPole-v1")
+    assert default_hyperparams("DQN", tracking)["learning_rate"] == 2.3e-3  # not the fallback
 
 
 @pytest.mark.parametrize(

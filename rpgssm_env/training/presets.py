@@ -520,18 +520,24 @@ PRESETS: dict[str, dict[str, Any]] = {
     # theta R^2 .56 (fixed view alone .18), theta_dot .88.
     # The benchmark's 15-minute run (benchmarks/cartpole_shapes.py --tracking; 2109 steps, the
     # cores shared by three runs): .711 .899 .931 .961 filtered.
-    # PPO on the 10-minute model's latents (RL Zoo settings, 3 stacked outputs, shapes; mean
-    # over 20 deterministic episodes of the final agent, episodes at 500 in brackets):
+    # PPO on the 10-minute model's latents (SB3's PPO defaults with 8 envs: now the default
+    # of `rpgssm train rpgssm/CartPoleTracking-v0 --algo PPO`, see agents.hyperparams; 3
+    # stacked outputs, shapes; mean over 20 deterministic episodes of the final agent, episodes
+    # at 500 in brackets):
     #   seed 0, 100k steps: 322 (7 of 20); seed 1, 200k: 456 (13); seed 2, 300k: 422 (8);
-    #   seed 3, 300k: 490 (19 of 20), and 483 over 50 other episodes (41 at 500; seed 1 there:
-    #   427, 27 of 50)
-    # (evaluations every 10-30k steps on 5 episodes rise from ~200 at 20k to 350-500 at
-    # 150-300k, and jump by 100 between evaluations; the fixed view alone: 42-78; the tracking frames with the cap at 0.98: 77-116;
-    # online EM while PPO learns: 67-107). The falls that remain start with the cart 0.7 m or
-    # more from the centre, past the random-policy data (|x| std 0.14 m), where the fixed
-    # view's x and the filter degrade. Fine-tuning on starts anywhere on the track
-    # (pretrain(init=...), 730 steps at lr 3e-4) lost x on centre starts (R^2 < 0). 475: MET
-    # on one seed of four (seed 3, 300k steps), missed on three; R^2 0.9 for x: MISSED.
+    #   seed 3, 300k: 490 (19 of 20), and 483 over 50 other episodes (41 at 500; seed 1
+    #   there: 427, 27 of 50).
+    # Evaluations on 5 episodes during training rise from ~200 at 20k steps to 350-500 at
+    # 150-300k and move by 100 from one to the next. Controls (seed 3, 150k steps, 20
+    # episodes): the RL Zoo's CartPole settings on these latents 254; SB3's defaults on the
+    # fixed view alone (the cartpole64 model) 72 (with the Zoo's: 42-78): the tracking view is
+    # what lifts the return. The tracking frames with the cap at 0.98 (100k steps): 116;
+    # online EM while PPO learns (100k): 72. The falls that remain start
+    # with the cart 0.7 m or more from the centre, past the random-policy data (|x| std
+    # 0.14 m), where the fixed view's x and the filter degrade. Fine-tuning on starts anywhere
+    # on the track (pretrain(init=...), 730 steps at lr 3e-4) lost x on centre starts (R^2 <
+    # 0). 475: MET on one seed of four (seed 3, 300k steps), missed on three; R^2 0.9 for x:
+    # MISSED.
     "cartpole_tracking": {
         **_CARTPOLE64,
         "projection_eps": 1e-3,
