@@ -13,7 +13,10 @@ HELP = "collect rollouts of an env (pixels, actions, rewards, true states) into 
 def add_env_arguments(parser: argparse.ArgumentParser) -> None:
     """The env kwargs shared by ``collect`` and ``show``."""
     parser.add_argument(
-        "--size", type=frame_size, default=None, help="frame size H or HxW (default 64)"
+        "--size",
+        type=frame_size,
+        default=None,
+        help="frame size H or HxW (default: the id's own, 64 for most)",
     )
     parser.add_argument("--grayscale", action="store_true", help="grey frames (H, W, 1)")
     parser.add_argument(

@@ -25,7 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-episodes", type=int, default=5)
     parser.add_argument("--device", default="auto")
     parser.add_argument(
-        "--size", type=frame_size, default=None, help="frame size H or HxW (default 64)"
+        "--size",
+        type=frame_size,
+        default=None,
+        help="frame size H or HxW (default: the checkpoint's, else the id's own)",
     )
     parser.add_argument("--features", default="mean", choices=["mean", "mean+std", "mean+cov"])
     parser.add_argument("--frame-stack", type=int, default=3, help="stacked frames (obs=pixels)")
