@@ -11,8 +11,10 @@ env                tracking view
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rpgssm_env.wrappers.tracking import TrackingSpec
 
 __all__ = ["TRACKING_VIEWS", "cartpole_centre", "tracking_view_for"]
 
@@ -31,12 +33,12 @@ def cartpole_centre(env: Any) -> tuple[float, float]:
 
 
 #: Per unwrapped env class: ``(centre_fn, (rows, cols))`` of the render.
-TRACKING_VIEWS: dict[str, tuple[Callable[[Any], tuple[float, float]], tuple[int, int]]] = {
+TRACKING_VIEWS: dict[str, TrackingSpec] = {
     "CartPoleEnv": (cartpole_centre, (160, 100)),
 }
 
 
-def tracking_view_for(env: Any) -> tuple[Callable[[Any], tuple[float, float]], tuple[int, int]]:
+def tracking_view_for(env: Any) -> TrackingSpec:
     """The tracking view of ``env``'s unwrapped class.
 
     Raises:

@@ -17,11 +17,14 @@ pixels); anti-aliased edge pixels that are clearly tinted count as the system an
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, SupportsFloat
+from typing import TYPE_CHECKING, Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.wrappers import AddRenderObservation, GrayscaleObservation, ResizeObservation
+
+if TYPE_CHECKING:
+    from rpgssm_env.wrappers.tracking import TrackingSpec
 
 __all__ = ["CropObservation", "StateInfo", "crop_slices", "parse_size", "pixel_wrappers"]
 
@@ -130,7 +133,7 @@ def pixel_wrappers(
     mask: Any = "colour_key",
     state_fn: Callable[[gym.Env], np.ndarray] | None = None,
     crop: Crop | None = None,
-    tracking: bool | tuple[Callable[[gym.Env], tuple[float, float]], tuple[int, int]] = False,
+    tracking: bool | TrackingSpec = False,
 ) -> gym.Env:
     """Wrap ``env`` (created with ``render_mode="rgb_array"``) into a pixel env.
 

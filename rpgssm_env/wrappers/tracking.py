@@ -21,10 +21,12 @@ import cv2
 import gymnasium as gym
 import numpy as np
 
-__all__ = ["CentreFn", "TrackingView", "tracking_width"]
+__all__ = ["CentreFn", "TrackingSpec", "TrackingView", "tracking_width"]
 
 #: ``env -> (row, col)``: the render pixel the tracking window is centred on.
 CentreFn = Callable[[gym.Env], tuple[float, float]]
+#: ``(centre_fn, (rows, cols))``: where a tracking view looks and how much of the render it shows.
+TrackingSpec = tuple[CentreFn, tuple[int, int]]
 
 
 def tracking_width(height: int, window: tuple[int, int]) -> int:
