@@ -259,3 +259,10 @@ def test_init_fine_tunes_a_trained_model(lgssm_run, tmp_path):
     with pytest.raises(ValueError, match=r"takes observations \(10,\), the data holds \(4,\)"):
         pretrain(tmp_path / "other.npz", tmp_path / "x.pt", val=None, steps=1, init=out,
                  progress=False, plots=False, **LGSSM_OPTS)  # fmt: skip
+    # the same observations with action inputs the model never had
+    x, z, _ = sample_lgssm(8, 20, 3, 10, np.random.default_rng(0))
+    actions = np.random.default_rng(1).integers(0, 3, (8, 19))
+    np.savez(tmp_path / "acts.npz", obs=x, states=z, actions=actions)
+    with pytest.raises(ValueError, match=r"action inputs None, the data has .*'num_actions': 3"):
+        pretrain(tmp_path / "acts.npz", tmp_path / "y.pt", val=None, steps=1, init=out,
+                 progress=False, plots=False, **LGSSM_OPTS)  # fmt: skip

@@ -243,6 +243,15 @@ def beta_schedule(settings: dict[str, Any]) -> float | Callable[[int], float]:
     return linear_beta(settings["beta"], settings["beta_final"], first, last)
 
 
+def _action_config(spec: Any) -> dict[str, Any]:
+    """The :class:`RPGSSMConfig` action fields for a data set's spec (empty without actions)."""
+    if not spec.has_actions:
+        return {}
+    if spec.discrete_actions:
+        return {"action_kind": "discrete", "num_actions": int(spec.num_actions)}
+    return {"action_kind": "continuous", "action_dim": int(np.prod(spec.action_shape))}
+
+
 def build_model(source: EpisodeSource, settings: dict[str, Any]) -> RPGSSM:
     """An :class:`RPGSSM` for ``source``'s observations and actions, from ``settings``."""
     spec = source.spec
@@ -252,11 +261,7 @@ def build_model(source: EpisodeSource, settings: dict[str, Any]) -> RPGSSM:
     if kw["channels"] is None:
         kw.pop("channels")
         kw.pop("strides")
-    if spec.has_actions:
-        if spec.discrete_actions:
-            kw.update(action_kind="discrete", num_actions=int(spec.num_actions))
-        else:
-            kw.update(action_kind="continuous", action_dim=int(np.prod(spec.action_shape)))
+    kw.update(_action_config(spec))
     kw["extra"] = {
         "A_init_kind": settings["A_init_kind"],
         "A_rho": settings["A_rho"],
@@ -286,13 +291,13 @@ def init_model(path: str | os.PathLike, source: EpisodeSource) -> RPGSSM:
             f"init checkpoint {path} takes observations {tuple(config.obs_shape)}, the data "
             f"holds {tuple(spec.obs_shape)}"
         )
-    kind = None
-    if spec.has_actions:
-        kind = "discrete" if spec.discrete_actions else "continuous"
-    if kind != config.action_kind:
+    data_actions = _action_config(spec)
+    size = {"discrete": "num_actions", "continuous": "action_dim"}.get(config.action_kind)
+    model_actions = {"action_kind": config.action_kind, size: getattr(config, size)} if size else {}
+    if data_actions != model_actions:
         raise ValueError(
-            f"init checkpoint {path} was trained with action inputs {config.action_kind!r}, the "
-            f"data has {kind!r}"
+            f"init checkpoint {path} was trained with action inputs {model_actions or None}, the "
+            f"data has {data_actions or None}"
         )
     return model
 
