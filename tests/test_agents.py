@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from rpgssm_env.agents import default_hyperparams, load_agent, make_agent_env, train_agent
-from rpgssm_env.agents.core import evaluate_agent, evaluate_random, quiet_logger
+from rpgssm_env.agents.core import algo_class, evaluate_agent, evaluate_random, quiet_logger
 from rpgssm_env.agents.hyperparams import resolve_hyperparams
 from rpgssm_env.agents.online_em import OnlineEM, OnlineEMCallback, RecordedEpisodes
 from rpgssm_env.model.rpgssm import RPGSSM, RPGSSMConfig
@@ -110,6 +110,7 @@ def test_latent_agent_save_load_identical_actions(tmp_path, request, env_id, alg
         "env_kwargs": {"size": SIZE},
         "vec": "dummy",
         "latent_stack": stack,
+        "checkpoint_every": 128,
         "progress": False,
     }
     run = train_agent(env_id, algo, **settings)
@@ -143,6 +144,20 @@ def test_latent_agent_save_load_identical_actions(tmp_path, request, env_id, alg
         agent.close()
     np.testing.assert_allclose(feats_a, feats_b, atol=1e-6)
     np.testing.assert_array_equal(acts_a, acts_b)
+    # best/: the agent and filter of the best evaluation, as saved at that step
+    best = json.loads((out / "best" / "best.json").read_text())
+    means = [e["mean"] for e in run.evaluations]
+    assert best["mean"] == max(means)
+    assert best["timesteps"] == run.evaluations[means.index(max(means))]["timesteps"]
+    at_best = out / "checkpoints" / f"step_{best['timesteps']}"
+    cls = algo_class(algo)
+    params = cls.load(out / "best" / "agent.zip").policy.state_dict()
+    for k, v in cls.load(at_best / "agent.zip").policy.state_dict().items():
+        torch.testing.assert_close(params[k], v)
+    assert (out / "best" / "filter.pkl").read_bytes() == (at_best / "filter.pkl").read_bytes()
+    best_agent = load_agent(out / "best", seed=7)
+    assert best_agent.config["env_id"] == env_id
+    best_agent.close()
     # a second call with the same settings resumes the finished run instead of training
     again = train_agent(env_id, algo, **settings)
     assert again.resumed

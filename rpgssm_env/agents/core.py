@@ -9,6 +9,8 @@ A run folder (``out``) holds::
     evaluations.json   periodic evaluations on separate eval envs (mean, std, every return)
     evaluations.npz    the same, as SB3's ``EvalCallback`` writes it
     online_em.json     obs="latent" with online EM: one entry per EM update
+    best/              agent.zip (+ filter.pkl) of the best periodic evaluation so far (the
+                       RL Zoo's ``best_model``), and best.json: its step and mean return
     checkpoints/       step_<n>/agent.zip (+ filter.pkl), every ``checkpoint_every`` steps
     tb/                TensorBoard logs (SB3's scalars, eval/*, online_em/*)
 
@@ -162,6 +164,23 @@ class _SaveCallback(BaseCallback):
         if self.num_timesteps - self._last >= self.every:
             self._last = self.num_timesteps
             _save_run(self.model, self.directory / f"step_{self.num_timesteps}")
+        return True
+
+
+class _SaveBest(BaseCallback):
+    """On a new best mean evaluation return (``EvalCallback``'s ``callback_on_new_best``):
+    ``dir/agent.zip`` (+ ``filter.pkl``) and ``dir/best.json`` (step, mean return)."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__()
+        self.directory = Path(directory)
+
+    def _on_step(self) -> bool:
+        cb = self.parent
+        assert isinstance(cb, EvalCallback)
+        _save_run(self.model, self.directory)
+        best = {"timesteps": int(self.num_timesteps), "mean": float(cb.best_mean_reward)}
+        _write_json(self.directory / "best.json", best)
         return True
 
 
@@ -497,6 +516,7 @@ def train_agent(
             eval_cb = EvalCallback(
                 eval_env,
                 callback_after_eval=eval_log,
+                callback_on_new_best=_SaveBest(out_path / "best") if out_path is not None else None,
                 n_eval_episodes=eval_episodes,
                 eval_freq=max(int(eval_every) // n_envs, 1),
                 log_path=os.fspath(out_path) if out_path is not None else None,
@@ -605,7 +625,7 @@ def load_agent(
     """Restore a run saved by :func:`train_agent` (agent and, for latents, its filter).
 
     Args:
-        path: the run folder (or a ``checkpoints/step_<n>`` folder inside it).
+        path: the run folder (or its ``best`` or a ``checkpoints/step_<n>`` folder).
         n_envs: envs of the rebuilt ``VecEnv``.
         distractor: the env's distractor (``"same"``: the training one).
         seed: seeds the rebuilt envs.
@@ -620,8 +640,9 @@ def load_agent(
     """
     path = Path(path)
     cfg_path = path / "config.json"
-    if not cfg_path.is_file() and (path.parent.parent / "config.json").is_file():
-        cfg_path = path.parent.parent / "config.json"  # a checkpoints/step_<n> folder
+    for run in (path.parent, path.parent.parent):  # a best or checkpoints/step_<n> folder
+        if not cfg_path.is_file() and (run / "config.json").is_file():
+            cfg_path = run / "config.json"
     if not cfg_path.is_file():
         raise FileNotFoundError(f"no config.json in {path}: not a run folder of train_agent")
     config = json.loads(cfg_path.read_text())

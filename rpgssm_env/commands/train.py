@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from rpgssm_env.commands._types import frame_size
 
@@ -118,7 +119,17 @@ def run(args: argparse.Namespace) -> int:
                 "wall_s": round(run_.wall_s, 1),
                 "final_eval_mean": None if final is None else final["mean"],
                 "final_eval_std": None if final is None else final["std"],
+                "best": _best(run_.out),
             }
         )
     )
     return 0
+
+
+def _best(out: os.PathLike | str) -> dict | None:
+    """``best/best.json`` of a run folder (step and mean return of the best evaluation)."""
+    import json
+    from pathlib import Path
+
+    path = Path(out) / "best" / "best.json"
+    return json.loads(path.read_text()) if path.is_file() else None
