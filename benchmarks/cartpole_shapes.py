@@ -6,7 +6,11 @@ rollouts draw new shapes every step, held-out ones keep them moving; the ``cartp
 preset. Random-policy episodes are short (CartPole terminates when the pole falls), so windows
 are short. Prints ONE JSON line with held-out R^2 of (x, x_dot, theta, theta_dot), filtered
 and smoothed. ``--tracking``: ``rpgssm/CartPoleTracking-v0`` (64x168 frames, a view following
-the cart beside the track band) and the ``cartpole_tracking`` preset.
+the cart beside the track band) and the ``cartpole_tracking`` preset. ``--init-state track``:
+training episodes start anywhere on the track (2000 of them by default) and the
+``cartpole_track`` preset batches them by start position (``batch_groups``); the held-out
+episodes still start at the centre, and the figures then include ``r2_centre_probe``: the probe
+fitted on the env's own (centred) training starts, as in the other runs.
 
 Goal: filtered R^2 >= 0.9 for every state variable.
 
@@ -36,14 +40,15 @@ def main() -> None:
     p.add_argument("--preset", default=None,
                    help="default cartpole64 (cartpole_tracking with --tracking)")  # fmt: skip
     p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--episodes", type=int, default=1000)
+    p.add_argument("--episodes", type=int, default=None,
+                   help="training episodes (1000; 2000 with --init-state track)")  # fmt: skip
     p.add_argument("--size", default=None,
                    help="frame size: H (square) or HxW, e.g. 64x128 (default 64; 64x168 with "
                         "--tracking)")  # fmt: skip
     p.add_argument("--tracking", action="store_true",
                    help="rpgssm/CartPoleTracking-v0: a camera following the cart beside the "
                         "fixed view")  # fmt: skip
-    p.add_argument("--init-state", default="default", choices=["wide", "default"],
+    p.add_argument("--init-state", default="default", choices=["wide", "track", "default"],
                    help="start states of the training rollouts (held-out: default)")  # fmt: skip
     p.add_argument("--held-out", type=int, default=200)
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
@@ -58,27 +63,51 @@ def main() -> None:
     # training rollouts draw new shapes every step (see rpgssm_env.agents.pipeline); the
     # held-out episodes keep the moving shapes the agent meets
     env_id = "rpgssm/CartPoleTracking-v0" if args.tracking else "rpgssm/CartPole-v0"
-    args.preset = args.preset or ("cartpole_tracking" if args.tracking else "cartpole64")
+    track = args.init_state == "track"
+    default_preset = "cartpole_tracking" if args.tracking else "cartpole64"
+    args.preset = args.preset or ("cartpole_track" if track else default_preset)
+    args.episodes = args.episodes or (2000 if track else 1000)
     args.size = args.size or ("64x168" if args.tracking else "64")
     h, _, w = args.size.partition("x")
     size = int(h) if not w else (int(h), int(w))
     tag = ("" if size == 64 else f"_{args.size}") + ("_tracking" if args.tracking else "")
     shapes = {"size": size, "distractor": "shapes"}
-    # "wide": training rollouts start anywhere on the track (measured worse: see
-    # envs.registration.WIDE_INIT_STATE)
-    wide = {"init_state": "wide"} if args.init_state == "wide" else {}
-    name = f"cartpole_shapesstep{'_wide' if wide else ''}_train_{args.episodes}{tag}"
-    train = cached_rollouts(args.cache, name,
-                            env_id, args.episodes, seed=0, workers=args.workers,
-                            env_kwargs={**shapes, "distractor_mode": "step", **wide})  # fmt: skip
+    # "wide": training rollouts start anywhere on the track, other variables wide too (measured
+    # worse: see envs.registration.WIDE_INIT_STATE); "track": only the cart position
+    starts = {} if args.init_state == "default" else {"init_state": args.init_state}
+    named = "" if not starts else f"_{args.init_state}"
+    step = {**shapes, "distractor_mode": "step"}
+
+    def train_rollouts(init: dict, named: str, episodes: int) -> Path:
+        name = f"cartpole_shapesstep{named}_train_{episodes}{tag}"
+        return cached_rollouts(args.cache, name, env_id, episodes, seed=0,
+                               workers=args.workers, env_kwargs={**step, **init})  # fmt: skip
+
+    train = train_rollouts(starts, named, args.episodes)
     test = cached_rollouts(args.cache, f"cartpole_shapes_test_{args.held_out}{tag}",
                            env_id, args.held_out, seed=100_000,
                            workers=args.workers, env_kwargs=shapes)  # fmt: skip
     summary = pretrain(train, args.out / "model.pt", val=test, preset=args.preset,
                        minutes=args.minutes, threads=args.threads, steps=args.steps,
                        probe_every=args.probe_every, progress=args.progress)  # fmt: skip
+    extra = {}
+    if starts:  # the probe of the other runs: fitted on centred random-policy episodes
+        centre = train_rollouts({}, "", 1000)
+        extra["r2_centre_probe"] = centre_probe(summary["paths"]["final"], centre, test)
     print(figures(summary, target="cartpole_shapes", preset=args.preset, minutes=args.minutes,
-                  size=args.size, init_state=args.init_state, env_id=env_id))  # fmt: skip
+                  size=args.size, init_state=args.init_state, env_id=env_id,
+                  episodes=args.episodes, **extra))  # fmt: skip
+
+
+def centre_probe(checkpoint: str | Path, train: Path, test: Path) -> dict:
+    """Held-out R^2 (filtered and smoothed) of a linear probe fitted on ``train``'s episodes."""
+    from rpgssm_env.data.io import open_dataset
+    from rpgssm_env.model.rpgssm import RPGSSM
+    from rpgssm_env.training.pretrain import probe_model
+
+    with open_dataset(train) as fit, open_dataset(test) as held_out:
+        report = probe_model(RPGSSM.load(checkpoint), fit, held_out, (), max_train_episodes=None)
+    return {k: report[k] for k in ("filtered", "smoothed")}
 
 
 if __name__ == "__main__":

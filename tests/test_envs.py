@@ -219,6 +219,14 @@ def test_wide_start_states_cover_the_track():
     assert omega == 0.0
     with pytest.raises(ValueError, match="no wide start-state ranges"):
         gym.make("rpgssm/Pendulum-v0", init_state="wide")
+    with pytest.raises(ValueError, match="one of wide, track, got 'far'"):
+        gym.make("rpgssm/CartPole-v0", init_state="far")
+    # "track": the cart anywhere on the track, the rest as the env's own starts
+    track = gym.make("rpgssm/CartPoleTracking-v0", init_state="track")
+    starts = np.array([track.reset(seed=s)[1]["state"] for s in range(100)])
+    assert starts[:, 0].min() < -1.5
+    assert starts[:, 0].max() > 1.5
+    assert np.abs(starts[:, 1:]).max() <= 0.05
     with pytest.raises(ValueError, match="state of 2 variables"):
         gym.make("rpgssm/CartPole-v0", init_state=((0, 1), (0, 1)))
     with pytest.raises(ValueError, match="low <= high"):

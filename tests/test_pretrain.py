@@ -266,3 +266,32 @@ def test_init_fine_tunes_a_trained_model(lgssm_run, tmp_path):
     with pytest.raises(ValueError, match=r"action inputs None, the data has .*'num_actions': 3"):
         pretrain(tmp_path / "acts.npz", tmp_path / "y.pt", val=None, steps=1, init=out,
                  progress=False, plots=False, **LGSSM_OPTS)  # fmt: skip
+
+
+def test_batch_groups_reach_the_batcher(tmp_path):
+    """``batch_groups=(state, bin)``: batches hold one bin of start values (too fine bins for
+    the batch size are refused, naming the groups); the CLI spells it ``--batch-groups x:0.2``."""
+    import argparse
+
+    from rpgssm_env.commands.pretrain import add_arguments
+
+    train, val = _lgssm_npz(tmp_path, n_train=64, n_val=16)
+    summary = pretrain(train, tmp_path / "g.pt", val=val, steps=2, probe_every=0, progress=False,
+                       plots=False, **{**LGSSM_OPTS, "batch_size": 16,
+                                      "batch_groups": (0, 1e3)})  # fmt: skip
+    assert tuple(summary["settings"]["batch_groups"]) == (0, 1e3)  # two bins: s < 0, s >= 0
+    for groups in ((0, 0.05), (0, 0.05, "fixed")):
+        with pytest.raises(ValueError, match=r"group\(s\) \[.*\] of episode_groups"):
+            pretrain(train, tmp_path / "h.pt", val=val, steps=1, progress=False, plots=False,
+                     **{**LGSSM_OPTS, "batch_groups": groups})  # fmt: skip
+    with pytest.raises(ValueError, match="must be \\(state, bin_width"):
+        pretrain(train, tmp_path / "h.pt", val=val, steps=1, progress=False, plots=False,
+                 **{**LGSSM_OPTS, "batch_groups": (0, 0.5, "moving")})  # fmt: skip
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["d.h5", "--out", "m.pt", "--batch-groups", "x:0.2"])
+    assert args.batch_groups == ("x", 0.2)
+    fixed = parser.parse_args(["d.h5", "--out", "m.pt", "--batch-groups", "x:0.2:fixed"])
+    assert fixed.batch_groups == ("x", 0.2, "fixed")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["d.h5", "--out", "m.pt", "--batch-groups", "x"])

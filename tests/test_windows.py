@@ -9,7 +9,12 @@ import pytest
 import torch
 
 from rpgssm_env.data.arrays import ArrayEpisodes, load_npz
-from rpgssm_env.data.windows import WindowBatcher
+from rpgssm_env.data.windows import (
+    ShiftingBins,
+    WindowBatcher,
+    start_state_bins,
+    start_state_groups,
+)
 
 
 def _episodes(N=10, T=23, frames=True, actions="continuous", seed=0):
@@ -146,6 +151,103 @@ def test_windows_per_episode_groups_non_overlapping_windows():
         WindowBatcher(src, batch_size=6, window=5, windows_per_episode=4)
     with pytest.raises(ValueError, match="episodes of >= 45 frames"):
         WindowBatcher(_episodes(N=12, T=40), batch_size=6, window=15, windows_per_episode=3)
+
+
+def _start_spread_episodes(N=40, T=23, seed=0):
+    """Episodes whose first state variable starts anywhere in [-2, 2] and drifts a little."""
+    rng = np.random.default_rng(seed)
+    start = rng.uniform(-2.0, 2.0, N)
+    x = start[:, None] + np.cumsum(rng.normal(0, 0.01, (N, T)), axis=1) - 0.0
+    x[:, 0] = start
+    states = np.stack([x, np.tile(np.arange(T), (N, 1))], -1).astype(np.float32)
+    obs = rng.normal(size=(N, T, 3)).astype(np.float32)
+    return ArrayEpisodes(obs, None, states, state_names=("x", "t")), start
+
+
+def test_start_state_groups_and_grouped_batches():
+    """A batch holds episodes of one start bin only; every window is still used once."""
+    src, start = _start_spread_episodes()
+    groups = start_state_groups(src, "x", 0.5)
+    np.testing.assert_array_equal(groups, np.floor(start / 0.5).astype(np.int64))
+    np.testing.assert_array_equal(start_state_groups(src, 0, 0.5), groups)
+    counts = np.bincount(groups - groups.min())
+    batch_size = int(counts[counts > 0].min())  # the smallest bin fills exactly one batch
+    batcher = WindowBatcher(src, batch_size, window=5, seed=4, episode_groups=groups)
+    plain = WindowBatcher(src, batch_size, window=5, seed=4)
+    for _ in range(2):
+        epoch = _epoch_items(batcher)
+        flat = list(itertools.chain.from_iterable(epoch))
+        assert len(flat) == len(set(flat))
+        assert len(flat) >= 0.75 * 40 * 4  # 4 windows per episode: few stranded
+        for batch in epoch:
+            assert len({ep for ep, _ in batch}) == len(batch) == batch_size
+            assert len({int(groups[ep]) for ep, _ in batch}) == 1
+    mixed = [len({int(groups[ep]) for ep, _ in b}) for b in _epoch_items(plain)]
+    assert max(mixed) > 1  # without groups, batches mix the bins
+    batch = next(iter(batcher))
+    first = batch["states"][:, 0, 0].numpy()
+    assert np.ptp(first) < 0.5 + 0.2  # the windows' cart positions stay within about a bin
+
+
+def test_shifting_bins_move_their_edges_every_epoch():
+    """Bins whose edges move: each batch still spans under one bin width, but across epochs
+    episodes on either side of any one edge share batches; resuming replays the same bins."""
+    src, start = _start_spread_episodes(N=120)
+    bins = start_state_bins(src, "x", 1.0)
+    assert isinstance(bins, ShiftingBins)
+    np.testing.assert_allclose(bins.keys, start, rtol=1e-6)
+    batcher = WindowBatcher(src, 6, window=5, seed=5, episode_groups=bins)
+    pairs = set()
+    for _ in range(6):
+        epoch = _epoch_items(batcher)
+        assert len(epoch) >= 0.7 * 120 * 4 / 6  # small edge bins' windows wait
+        for batch in epoch:
+            x0 = start[[ep for ep, _ in batch]]
+            assert np.ptp(x0) < 1.0
+            pairs |= {(a, b) for a in np.floor(x0).astype(int) for b in np.floor(x0).astype(int)}
+    assert any(a != b for a, b in pairs)  # batches across the integer edges: the bins moved
+    fixed = WindowBatcher(src, 6, window=5, seed=5, episode_groups=np.floor(start).astype(int))
+    fixed_pairs = {
+        (int(np.floor(start[a])), int(np.floor(start[b])))
+        for batch in _epoch_items(fixed) for a, _ in batch for b, _ in batch
+    }  # fmt: skip
+    assert all(a == b for a, b in fixed_pairs)
+    # exact resumption: the same bins and batches after load_state_dict
+    ref = WindowBatcher(src, 6, window=5, seed=5, episode_groups=bins)
+    it = ref.infinite()
+    seq = [next(it)["episode"] for _ in range(150)]
+    other = WindowBatcher(src, 6, window=5, seed=5, episode_groups=bins)
+    it_o = other.infinite()
+    for _ in range(100):
+        next(it_o)
+    again = WindowBatcher(src, 6, window=5, seed=0, episode_groups=bins)
+    again.load_state_dict(other.state_dict())
+    it_a = again.infinite()
+    for k in range(100, 150):
+        torch.testing.assert_close(next(it_a)["episode"], seq[k])
+    with pytest.raises(ValueError, match="bin width must be > 0"):
+        ShiftingBins(start, 0.0)
+
+
+def test_grouped_batches_errors():
+    src, start = _start_spread_episodes()
+    groups = np.floor(start / 0.5).astype(np.int64)
+    smallest = int(np.bincount(groups - groups.min())[np.bincount(groups - groups.min()) > 0].min())
+    with pytest.raises(ValueError, match=r"group\(s\) \[.*\] of episode_groups"):
+        WindowBatcher(src, smallest + 1, window=5, episode_groups=groups)
+    with pytest.raises(ValueError, match="40 integers"):
+        WindowBatcher(src, 2, window=5, episode_groups=groups[:-1])
+    with pytest.raises(ValueError, match="40 integers"):
+        WindowBatcher(src, 2, window=5, episode_groups=start)
+    with pytest.raises(ValueError, match="unknown state variable 'y'"):
+        start_state_groups(src, "y", 0.5)
+    with pytest.raises(ValueError, match="bin_width must be > 0"):
+        start_state_groups(src, "x", 0.0)
+    with pytest.raises(ValueError, match="out of range"):
+        start_state_groups(src, 2, 0.5)
+    no_states = ArrayEpisodes(np.zeros((4, 6, 3), np.float32))
+    with pytest.raises(ValueError, match="true states"):
+        start_state_groups(no_states, "x", 0.5)
 
 
 def test_batch_contents_match_source():

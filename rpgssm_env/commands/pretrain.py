@@ -39,6 +39,19 @@ def _augment(text: str) -> dict[str, float]:
     return {"brightness": values[0], "contrast": values[1]} if any(values) else {}
 
 
+def _batch_groups(text: str) -> tuple[str, float] | tuple[str, float, str]:
+    """``"x:0.2"`` -> ``("x", 0.2)``; ``"x:0.2:fixed"`` -> ``("x", 0.2, "fixed")``."""
+    parts = text.split(":")
+    try:
+        if len(parts) == 2:
+            return parts[0], float(parts[1])
+        if len(parts) == 3 and parts[2] == "fixed":
+            return parts[0], float(parts[1]), "fixed"
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"expected STATE:BIN_WIDTH[:fixed], got {text!r}")
+
+
 def _val(text: str) -> float | str:
     try:
         return float(text)
@@ -115,6 +128,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--windows-per-episode", type=int, default=None,
         help="k non-overlapping windows of each of B/k episodes per batch (default 1)",
     )  # fmt: skip
+    t.add_argument(
+        "--batch-groups", type=_batch_groups, default=None, metavar="STATE:BIN_WIDTH[:fixed]",
+        help="a batch holds episodes whose start value of STATE falls in one bin (edges shift "
+        "every epoch; ':fixed' keeps them), e.g. x:0.2",
+    )  # fmt: skip
     t.add_argument("--lr", type=float, default=None)
     t.add_argument("--lr-prior", type=float, default=None)
     t.add_argument("--lr-recognition", type=float, default=None)
@@ -147,6 +165,7 @@ _OPTIONS = (
     "lr_prior", "lr_recognition", "lr_actions", "decay", "decay_every", "angles", "steps",
     "projection_eps", "Q_init", "head_init_scale", "em_warmup", "grad_clip", "beta_final",
     "beta_ramp", "windows_per_episode", "augment", "projection_eps_schedule", "pool",
+    "batch_groups",
 )  # fmt: skip
 
 

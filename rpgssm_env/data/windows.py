@@ -13,7 +13,12 @@ batches of ``batch_size`` windows:
   negatives that share everything constant within the episode (a start position, a target, a
   colour), so the softmax cannot tell those windows apart by such constants. Meant for long
   episodes whose constants identify them; measured on CartPole controller data it did not help
-  (see the ``cartpole64`` preset's notes), so the default stays 1.
+  (see the ``cartpole64`` preset's notes), so the default stays 1;
+* with ``episode_groups`` (a group id per episode), a batch holds windows of one group only:
+  every window's negatives then share what is constant within the group. Grouping episodes by
+  a slow variable's start value (the cart position of CartPole episodes started anywhere on the
+  track, see :func:`start_state_groups`) lets a data set cover a wide range of that variable
+  while no batch can be told apart by it.
 
 Batches are dicts of torch tensors: ``obs`` (B, W, ...) (dtype as stored: uint8 frames stay
 uint8), ``actions`` (B, W-1, A) float32 or (B, W-1) int64, or ``None``, ``states`` (B, W, S)
@@ -23,13 +28,37 @@ float32 or ``None``, and ``episode``/``start`` (B,) int64 saying where each wind
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from rpgssm_env.data.base import EpisodeSource
 
-__all__ = ["WindowBatcher"]
+__all__ = ["ShiftingBins", "WindowBatcher", "start_state_bins", "start_state_groups"]
+
+
+@dataclass(frozen=True)
+class ShiftingBins:
+    """Episode groups that change every epoch: bins of ``width`` over a per-episode ``keys``
+    value, their edges shifted by a new uniform offset in ``[0, width)`` each epoch.
+
+    Fixed bins never put two episodes from either side of an edge in one batch, so nothing ties
+    what the model learns in one bin to the next; shifting edges do, over the epochs, while no
+    batch spans more than ``width``.
+    """
+
+    keys: np.ndarray
+    width: float
+
+    def __post_init__(self) -> None:
+        if not self.width > 0:
+            raise ValueError(f"bin width must be > 0, got {self.width}")
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        """(N,) int64 groups with a fresh offset from ``rng``."""
+        offset = rng.uniform(0.0, self.width)
+        return np.floor((np.asarray(self.keys, np.float64) - offset) / self.width).astype(np.int64)
 
 
 class WindowBatcher:
@@ -46,10 +75,13 @@ class WindowBatcher:
         windows_per_episode: k, non-overlapping windows of each episode in a batch (``B / k``
             episodes per batch; k must divide B). Windows of an episode left over after its
             groups of k wait for the next epoch's cut.
+        episode_groups: (N,) integer group of each episode, :class:`ShiftingBins` (groups
+            drawn anew every epoch; windows of a group too small for a batch wait for the next
+            epoch), or ``None`` (one group): a batch holds windows of one group only.
 
     Raises:
-        ValueError: when fewer than B / k episodes hold k windows of W frames, or k does not
-            divide B.
+        ValueError: when fewer than B / k episodes hold k windows of W frames (in some group),
+            k does not divide B, or ``episode_groups`` is not one integer per episode.
     """
 
     def __init__(
@@ -61,6 +93,7 @@ class WindowBatcher:
         drop_last: bool = True,
         shuffle: bool = True,
         windows_per_episode: int = 1,
+        episode_groups: np.ndarray | ShiftingBins | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -85,14 +118,42 @@ class WindowBatcher:
         self._skip = 0  # batches to skip (after load_state_dict)
         self._lengths = np.asarray(source.lengths(), dtype=np.int64)
         self._eligible = np.flatnonzero(self._lengths >= k * self.window)
-        groups = batch_size // k
-        if len(self._eligible) < groups:
+        self._bins = episode_groups if isinstance(episode_groups, ShiftingBins) else None
+        if self._bins is not None:
+            episode_groups = self._bins.draw(np.random.default_rng(0))  # one example draw
+        self._group_of = self._episode_groups(episode_groups)
+        needed = batch_size // k
+        counts = np.bincount(self._group_of[self._eligible], minlength=1)
+        short = np.flatnonzero((counts > 0) & (counts < needed))
+        if self._bins is not None and counts.max() >= needed:
+            short = short[:0]  # small bins at the edges: their windows wait for other offsets
+        if len(self._eligible) < needed or len(short):
+            where = (
+                f"but group(s) {self._group_ids[short].tolist()} of episode_groups have "
+                f"{counts[short].tolist()}"
+                if len(short) and episode_groups is not None
+                else f"but the source has {len(self._eligible)}"
+            )
             raise ValueError(
-                f"batch_size={batch_size} with windows_per_episode={k} needs at least {groups} "
-                f"episodes of >= {k * window} frames (a batch never holds two groups of one "
-                f"episode), but the source has {len(self._eligible)} such episodes out of "
+                f"batch_size={batch_size} with windows_per_episode={k} needs at least {needed} "
+                f"episodes of >= {k * window} frames in every group of batches (a batch never "
+                f"holds two groups of windows of one episode), {where} such episodes out of "
                 f"{len(self._lengths)}"
             )
+
+    def _episode_groups(self, groups: np.ndarray | None) -> np.ndarray:
+        """(N,) int64 group per episode (zeros without groups), checked."""
+        if groups is None:
+            self._group_ids = np.zeros(1, dtype=np.int64)
+            return np.zeros(len(self._lengths), dtype=np.int64)
+        arr = np.asarray(groups)
+        if arr.shape != self._lengths.shape or not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(
+                f"episode_groups must be {len(self._lengths)} integers (one per episode), got "
+                f"shape {arr.shape} dtype {arr.dtype}"
+            )
+        self._group_ids, codes = np.unique(arr, return_inverse=True)
+        return codes.astype(np.int64).reshape(-1)
 
     # -- epochs ----------------------------------------------------------------------------
     def _windows(self) -> list[tuple[int, int]]:
@@ -124,10 +185,13 @@ class WindowBatcher:
         return groups
 
     def _batches(self) -> Iterator[list[tuple[int, int]]]:
-        """Deal groups greedily into open batches that do not yet hold their episode."""
-        open_batches: list[tuple[list[tuple[int, int]], set[int]]] = []
+        """Deal groups greedily into open batches (of the episode's group of episodes) that do
+        not yet hold their episode."""
+        open_by_group: dict[int, list[tuple[list[tuple[int, int]], set[int]]]] = {}
+        group_of = self._group_of if self._bins is None else self._bins.draw(self.rng)
         for group in self._groups():
             ep = group[0][0]
+            open_batches = open_by_group.setdefault(int(group_of[ep]), [])
             for i, (items, episodes) in enumerate(open_batches):
                 if ep not in episodes:
                     items.extend(group)
@@ -142,8 +206,9 @@ class WindowBatcher:
                 else:
                     open_batches.append((list(group), {ep}))
         if not self.drop_last:
-            for items, _ in open_batches:
-                yield items
+            for open_batches in open_by_group.values():
+                for items, _ in open_batches:
+                    yield items
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor | None]]:
         """One epoch of batches."""
@@ -217,3 +282,50 @@ class WindowBatcher:
         self.epoch = int(state["epoch"])
         self._skip = int(state.get("position", 0))
         self._position = 0
+
+
+def start_values(source: EpisodeSource, state: str | int) -> np.ndarray:
+    """(N,) float64 first-frame value of one state variable (by name or index) per episode.
+
+    Raises:
+        ValueError: the source holds no states, or an unknown variable.
+    """
+    spec = source.spec
+    if spec.state_dim is None:
+        raise ValueError("grouping by a start state needs a data set with true states")
+    names = tuple(spec.state_names or ())
+    if isinstance(state, str):
+        if state not in names:
+            raise ValueError(f"unknown state variable {state!r}: the data set has {names}")
+        index = names.index(state)
+    else:
+        index = int(state)
+        if not 0 <= index < spec.state_dim:
+            raise ValueError(f"state index {index} out of range for {spec.state_dim} variables")
+    return np.array([source.read(i, 0, 2).states[0, index] for i in range(len(source))], float)
+
+
+def start_state_groups(source: EpisodeSource, state: str | int, bin_width: float) -> np.ndarray:
+    """Group episodes by the start value of one state variable, in fixed bins of ``bin_width``.
+
+    Args:
+        source: episodes with true states.
+        state: the variable, by name (``source.spec.state_names``) or index.
+        bin_width: width of a bin, in the variable's units (> 0); episode ``i`` goes to group
+            ``floor(s_i / bin_width)``, ``s_i`` its first frame's value.
+
+    Returns:
+        (N,) int64 group ids, for :class:`WindowBatcher`'s ``episode_groups``.
+
+    Raises:
+        ValueError: the source holds no states, an unknown variable, or ``bin_width <= 0``.
+    """
+    if not bin_width > 0:
+        raise ValueError(f"bin_width must be > 0, got {bin_width}")
+    return np.floor(start_values(source, state) / bin_width).astype(np.int64)
+
+
+def start_state_bins(source: EpisodeSource, state: str | int, bin_width: float) -> ShiftingBins:
+    """Like :func:`start_state_groups`, with bin edges shifted anew every epoch
+    (:class:`ShiftingBins`)."""
+    return ShiftingBins(start_values(source, state), float(bin_width))

@@ -50,8 +50,9 @@ def make_pixel_env(
             (``rpgssm/CartPole-v0`` registers its track band: the cart and pole are only a few
             pixels in a 64x64 frame of the whole render).
         init_state: ``(low, high)`` per state variable: each episode starts from a uniform draw
-            (:class:`~rpgssm_env.wrappers.initial_state.InitialStateRange`); ``"wide"``: the
-            env's wide ranges (:data:`rpgssm_env.envs.registration.WIDE_INIT_STATE`); or
+            (:class:`~rpgssm_env.wrappers.initial_state.InitialStateRange`); ``"wide"`` or
+            ``"track"``: the env's named ranges
+            (:data:`rpgssm_env.envs.registration.NAMED_INIT_STATES`); or
             ``{"ranges": ..., "probability": p}`` for a share ``p`` of episodes.
         tracking: ``True``: a tracking camera's view beside the fixed one (the frame is both,
             ``size`` wide in all; see :class:`~rpgssm_env.wrappers.tracking.TrackingView`;
@@ -83,10 +84,10 @@ def make_pixel_env(
             raise TypeError(f"unexpected keyword arguments for an env instance: {env_kwargs}")
         env = base_id
     if isinstance(init_state, str):
-        from rpgssm_env.envs.registration import wide_init_state
+        from rpgssm_env.envs.registration import named_init_state
 
         key = base_id if isinstance(base_id, str) else getattr(env.unwrapped.spec, "id", None)
-        init_state = wide_init_state(key, init_state)
+        init_state = named_init_state(key, init_state)
     if init_state is not None:
         from rpgssm_env.wrappers.initial_state import InitialStateRange
 

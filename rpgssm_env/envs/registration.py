@@ -26,10 +26,12 @@ import gymnasium as gym
 __all__ = [
     "CLASSIC_IDS",
     "DM_CONTROL_IDS",
+    "NAMED_INIT_STATES",
     "PAPER_ID",
+    "TRACK_INIT_STATE",
     "WIDE_INIT_STATE",
+    "named_init_state",
     "register_envs",
-    "wide_init_state",
 ]
 
 CLASSIC_IDS: dict[str, tuple[str, int]] = {
@@ -66,24 +68,41 @@ WIDE_INIT_STATE: dict[str, tuple[tuple[float, float], ...]] = {
     # x [m] (the track ends at +-2.4), x_dot [m/s], theta [rad] (ends at +-0.21), theta_dot
     "CartPole-v1": ((-2.0, 2.0), (-1.0, 1.0), (-0.1, 0.1), (-0.5, 0.5)),
 }
+#: Start-state ranges of ``init_state="track"``: the cart starts anywhere on the track, the
+#: other variables as the env's own starts (within +-0.05). Meant for pretraining with
+#: ``batch_groups=("x", bin)`` (see :func:`rpgssm_env.data.windows.start_state_groups`), which
+#: keeps the start position from telling the windows of a batch apart (the ``cartpole_track``
+#: preset).
+TRACK_INIT_STATE: dict[str, tuple[tuple[float, float], ...]] = {
+    "CartPole-v1": ((-2.0, 2.0), (-0.05, 0.05), (-0.05, 0.05), (-0.05, 0.05)),
+}
+#: ``init_state`` names and their ranges per base env id.
+NAMED_INIT_STATES: dict[str, dict[str, tuple[tuple[float, float], ...]]] = {
+    "wide": WIDE_INIT_STATE,
+    "track": TRACK_INIT_STATE,
+}
 PAPER_ID = "rpgssm/PendulumPaper-v0"
 LATENT_ID = "rpgssm/Latent-v0"
 
 
-def wide_init_state(base_id: str | None, name: str = "wide") -> tuple[tuple[float, float], ...]:
-    """The ``init_state="wide"`` ranges of a base env id.
+def named_init_state(base_id: str | None, name: str) -> tuple[tuple[float, float], ...]:
+    """The start-state ranges ``init_state=name`` (``"wide"``, ``"track"``) of a base env id.
 
     Raises:
-        ValueError: another name, or no wide ranges known for ``base_id``.
+        ValueError: an unknown name, or no such ranges known for ``base_id``.
     """
-    if name != "wide":
-        raise ValueError(f"init_state must be (low, high) pairs or 'wide', got {name!r}")
-    if base_id not in WIDE_INIT_STATE:
+    if name not in NAMED_INIT_STATES:
         raise ValueError(
-            f"no wide start-state ranges for {base_id!r} (known: {', '.join(WIDE_INIT_STATE)}); "
+            f"init_state must be (low, high) pairs or one of {', '.join(NAMED_INIT_STATES)}, "
+            f"got {name!r}"
+        )
+    table = NAMED_INIT_STATES[name]
+    if base_id not in table:
+        raise ValueError(
+            f"no {name} start-state ranges for {base_id!r} (known: {', '.join(table)}); "
             "give init_state=((low, high), ...) per state variable"
         )
-    return WIDE_INIT_STATE[base_id]
+    return table[base_id]
 
 
 def register_envs() -> None:

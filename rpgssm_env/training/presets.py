@@ -20,6 +20,8 @@ Keys (all optional):
 * training: ``mode`` (``"em"``/``"direct"``), ``em_warmup`` (EM steps before direct ones),
   ``batch_size``, ``window``, ``windows_per_episode`` (k non-overlapping windows of each of
   ``B / k`` episodes per batch: see :class:`~rpgssm_env.data.windows.WindowBatcher`),
+  ``batch_groups`` (``(state, bin_width)``: a batch holds episodes whose first-frame value of
+  that state variable falls in one bin, see :func:`~rpgssm_env.data.windows.start_state_groups`),
   ``lr``, ``lr_prior``, ``lr_recognition``, ``lr_actions``, ``decay``, ``decay_every``,
   ``steps``, ``grad_clip``, ``augment`` (``{"brightness": b, "contrast": c}``: per-frame
   intensity jitter of the training frames, see
@@ -326,6 +328,7 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 32,
     "window": None,
     "windows_per_episode": 1,
+    "batch_groups": None,
     "lr": 1e-3,
     "lr_prior": None,
     "lr_recognition": None,
@@ -542,6 +545,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         **_CARTPOLE64,
         "projection_eps": 1e-3,
     },
+    # NOTES-CARTPOLE-TRACK
+    "cartpole_track": {
+        **_CARTPOLE64,
+        "projection_eps": 1e-3,
+        "batch_groups": ("x", 0.2),
+    },
 }
 
 PRESET_DOCS: dict[str, str] = {
@@ -552,6 +561,7 @@ PRESET_DOCS: dict[str, str] = {
     "pendulum64": "64x64 colour Pendulum-v1, natural-video background, random torques",
     "cartpole64": "64x64 colour CartPole-v1, moving-shape background, random actions",
     "cartpole_tracking": "rpgssm/CartPoleTracking-v0 (64x168, a view following the cart), shapes",
+    "cartpole_track": "cartpole_tracking on starts anywhere on the track, batched by start x",
 }
 
 

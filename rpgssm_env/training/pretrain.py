@@ -41,7 +41,12 @@ import torch
 
 from rpgssm_env.data.base import EpisodeSource, Segment
 from rpgssm_env.data.cache import MemoryCachedEpisodes
-from rpgssm_env.data.windows import WindowBatcher
+from rpgssm_env.data.windows import (
+    ShiftingBins,
+    WindowBatcher,
+    start_state_bins,
+    start_state_groups,
+)
 from rpgssm_env.model.rpgssm import RPGSSM, RPGSSMConfig, resolve_device
 from rpgssm_env.training.augment import make_augment
 from rpgssm_env.training.checkpoint import read_checkpoint, save_checkpoint
@@ -153,6 +158,21 @@ def state_targets(
     for idx in sorted(angles, reverse=True):  # right to left keeps earlier indices valid
         out, out_names = angle_to_sincos(out, int(idx), out_names)
     return out, out_names
+
+
+def _batch_groups(
+    source: EpisodeSource, spec: Sequence[Any] | None
+) -> np.ndarray | ShiftingBins | None:
+    """The ``batch_groups`` setting ``(state, bin_width[, "fixed"])`` as episode groups of
+    ``source``: bins whose edges shift every epoch, or fixed bins."""
+    if spec is None:
+        return None
+    if len(spec) not in (2, 3) or (len(spec) == 3 and spec[2] not in ("fixed", "shifting")):
+        raise ValueError(f"batch_groups must be (state, bin_width[, 'fixed']), got {spec!r}")
+    state, width = spec[0], float(spec[1])
+    if len(spec) == 3 and spec[2] == "fixed":
+        return start_state_groups(source, state, width)
+    return start_state_bins(source, state, width)
 
 
 def _default_angles(source: EpisodeSource) -> tuple[int, ...]:
@@ -544,6 +564,7 @@ def pretrain(
         batch_size=int(settings["batch_size"]),
         window=window,
         windows_per_episode=int(settings["windows_per_episode"]),
+        episode_groups=_batch_groups(train, settings["batch_groups"]),
         decay_every=settings["decay_every"] or None,
         beta=beta_schedule(settings),
         device=device,

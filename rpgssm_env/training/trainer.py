@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -93,6 +94,9 @@ class EMTrainer:
         window: frames per window (only for an episode source; default its shortest episode).
         windows_per_episode: non-overlapping windows of one episode per batch (episode source
             only; see :class:`~rpgssm_env.data.windows.WindowBatcher`).
+        episode_groups: (N,) integer group per episode: a batch holds windows of one group
+            only (episode source only; see
+            :func:`~rpgssm_env.data.windows.start_state_groups`).
         grad_clip: clip the global gradient norm to this value (``None``: no clipping).
         mode: ``"em"`` or ``"direct"`` (default ``model.config.mode``).
         beta: weight of the chain KL (default ``model.config.beta``), or a schedule: a callable
@@ -133,6 +137,7 @@ class EMTrainer:
         batch_size: int = 32,
         window: int | None = None,
         windows_per_episode: int = 1,
+        episode_groups: np.ndarray | None = None,
         grad_clip: float | None = 10.0,
         mode: str | None = None,
         beta: float | Callable[[int], float] | None = None,
@@ -181,7 +186,12 @@ class EMTrainer:
             if window is None:
                 window = int(data.lengths().min())
             data = WindowBatcher(
-                data, batch_size, window, seed=seed, windows_per_episode=windows_per_episode
+                data,
+                batch_size,
+                window,
+                seed=seed,
+                windows_per_episode=windows_per_episode,
+                episode_groups=episode_groups,
             )
         self.data = data
         self._iterator: Iterator[Batch] | None = None
