@@ -29,16 +29,19 @@ def _dot_frames(n: int, T: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return frames, np.stack([rows, cols], -1).astype(np.float32)
 
 
-def test_pool_is_part_of_the_config_and_the_checkpoint(tmp_path):
-    config = RPGSSMConfig(latent_dim=2, obs_shape=(24, 40, 1), pool="keypoints")
+@pytest.mark.parametrize("pool", ["keypoints", "flatten+keypoints"])
+def test_pool_is_part_of_the_config_and_the_checkpoint(tmp_path, pool):
+    config = RPGSSMConfig(latent_dim=2, obs_shape=(24, 40, 1), pool=pool)
     model = RPGSSM(config)
     trunk = model.recognition.networks[0].trunk
     assert trunk.keypoints is not None
-    assert trunk.out_features == 2 * 32
+    flat = RPGSSM(RPGSSMConfig(latent_dim=2, obs_shape=(24, 40, 1))).recognition.networks[0]
+    extra = flat.trunk.out_features if pool == "flatten+keypoints" else 0
+    assert trunk.out_features == 2 * 32 + extra
     path = tmp_path / "kp.pt"
     model.save(path)
     again = RPGSSM.load(path, device="cpu")
-    assert again.config.pool == "keypoints"
+    assert again.config.pool == pool
     x = torch.randint(0, 256, (1, 3, 24, 40, 1), dtype=torch.uint8)
     torch.testing.assert_close(again.factors(x)[0][1], model.factors(x)[0][1])
     # checkpoints written before the option keep the flattened read-out

@@ -177,5 +177,14 @@ def test_keypoint_trunk_reads_where_a_dot_is_anywhere_in_the_frame():
         assert y.item() == pytest.approx(-1 + 2 * row / 23, abs=1e-3)
     flat = ConvTrunk((24, 40, 1), channels=(1,), strides=(1,))
     assert flat.out_features == 24 * 40
+    # both read-outs side by side: the flattened map, then the keypoints
+    both = ConvTrunk((24, 40, 1), channels=(1,), strides=(1,), pool="flatten+keypoints")
+    both.load_state_dict(trunk.state_dict())
+    assert both.out_features == 24 * 40 + 2
+    frame = torch.zeros(1, 24, 40, 1)
+    frame[0, 20, 37, 0] = 1.0
+    out = both(frame)[0]
+    torch.testing.assert_close(out[:-2], frame.flatten())  # the pass-through conv's map
+    torch.testing.assert_close(out[-2:], trunk(frame)[0])
     with pytest.raises(ValueError, match="pool must be one of"):
         ConvTrunk((24, 40, 1), pool="max")

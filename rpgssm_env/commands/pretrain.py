@@ -88,8 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--head", choices=["diagonal", "full", "constant"], default=None)
     g.add_argument("--channels", type=_ints, default=None, help="conv channels, e.g. 16,32,32")
     g.add_argument("--strides", type=_ints, default=None, help="conv strides, e.g. 2,2,2")
-    g.add_argument("--pool", choices=["flatten", "keypoints"], default=None,
-                   help="conv read-out: the flattened map or keypoints")  # fmt: skip
+    g.add_argument("--pool", choices=["flatten", "keypoints", "flatten+keypoints"], default=None,
+                   help="conv read-out: the flattened map, keypoints or both")  # fmt: skip
     g.add_argument("--hidden", type=_ints, default=None, help="MLP sizes for vector data")
     g.add_argument(
         "--A-init-kind", dest="A_init_kind", choices=["identity", "rotation"], default=None,

@@ -42,7 +42,7 @@ __all__ = [
 
 PRECISION_FLOOR = 1e-4
 #: Read-outs of a conv trunk's last feature map (see :class:`ConvTrunk`).
-POOLS = ("flatten", "keypoints")
+POOLS = ("flatten", "keypoints", "flatten+keypoints")
 FULL_JITTER = 1e-3
 
 
@@ -111,15 +111,16 @@ class ConvTrunk(nn.Module):
     """Convolutional trunk on channels-last frames.
 
     3x3 convolutions with "same" padding, ReLU after each, then the feature map flattened
-    (``pool="flatten"``, ``C h w`` features) or read out as keypoints (``pool="keypoints"``:
-    :class:`SpatialSoftmax`, ``2 C`` features).
+    (``pool="flatten"``, ``C h w`` features), read out as keypoints (``pool="keypoints"``:
+    :class:`SpatialSoftmax`, ``2 C`` features), or both side by side
+    (``pool="flatten+keypoints"``: ``C h w + 2 C`` features, the flattened map first).
 
     Args:
         obs_shape: ``(H, W, C)``.
         channels: output channels per convolution (default :func:`default_conv_layout`).
         strides: stride per convolution (same length as ``channels``).
         channels_last: run the convolutions in ``torch.channels_last`` memory format.
-        pool: ``"flatten"`` or ``"keypoints"``.
+        pool: ``"flatten"``, ``"keypoints"`` or ``"flatten+keypoints"``.
     """
 
     def __init__(
@@ -155,8 +156,10 @@ class ConvTrunk(nn.Module):
             c_in = c_out
             h, w = (h - 1) // s + 1, (w - 1) // s + 1
         self.net = nn.Sequential(*layers)
-        self.keypoints = SpatialSoftmax(c_in, h, w) if pool == "keypoints" else None
-        self.out_features = 2 * c_in if self.keypoints is not None else c_in * h * w
+        self.flatten = pool != "keypoints"
+        self.keypoints = SpatialSoftmax(c_in, h, w) if "keypoints" in pool else None
+        n_keypoints = 2 * c_in if self.keypoints is not None else 0
+        self.out_features = (c_in * h * w if self.flatten else 0) + n_keypoints
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
 
@@ -165,7 +168,11 @@ class ConvTrunk(nn.Module):
         x = x.permute(0, 3, 1, 2)  # NCHW view of channels-last data (no copy)
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         maps = self.net(x.contiguous(memory_format=fmt))
-        return maps.flatten(1) if self.keypoints is None else self.keypoints(maps)
+        if self.keypoints is None:
+            return maps.flatten(1)
+        if not self.flatten:
+            return self.keypoints(maps)
+        return torch.cat([maps.flatten(1), self.keypoints(maps)], dim=1)
 
 
 class MLPTrunk(nn.Module):

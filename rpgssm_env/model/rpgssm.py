@@ -60,8 +60,9 @@ class ModalityConfig:
         channels: conv channels for frames (``None``: the default for the frame size).
         strides: conv strides (``None``: 1 then 2s).
         hidden: MLP hidden sizes for vectors (``()``: a linear network).
-        pool: read-out of the conv trunk: ``"flatten"`` or ``"keypoints"`` (a spatial softmax,
-            see :class:`~rpgssm_env.model.recognition.ConvTrunk`).
+        pool: read-out of the conv trunk: ``"flatten"``, ``"keypoints"`` (a spatial softmax)
+            or ``"flatten+keypoints"`` (both; see
+            :class:`~rpgssm_env.model.recognition.ConvTrunk`).
     """
 
     obs_shape: tuple[int, ...]
