@@ -280,7 +280,7 @@ def test_batch_groups_reach_the_batcher(tmp_path):
                        plots=False, **{**LGSSM_OPTS, "batch_size": 16,
                                       "batch_groups": (0, 1e3)})  # fmt: skip
     assert tuple(summary["settings"]["batch_groups"]) == (0, 1e3)  # two bins: s < 0, s >= 0
-    for groups in ((0, 0.05), (0, 0.05, "fixed")):
+    for groups in ((0, 0.05), (0, 0.05, "shifting")):
         with pytest.raises(ValueError, match=r"group\(s\) \[.*\] of episode_groups"):
             pretrain(train, tmp_path / "h.pt", val=val, steps=1, progress=False, plots=False,
                      **{**LGSSM_OPTS, "batch_groups": groups})  # fmt: skip
@@ -291,7 +291,7 @@ def test_batch_groups_reach_the_batcher(tmp_path):
     add_arguments(parser)
     args = parser.parse_args(["d.h5", "--out", "m.pt", "--batch-groups", "x:0.2"])
     assert args.batch_groups == ("x", 0.2)
-    fixed = parser.parse_args(["d.h5", "--out", "m.pt", "--batch-groups", "x:0.2:fixed"])
-    assert fixed.batch_groups == ("x", 0.2, "fixed")
+    moving = parser.parse_args(["d.h5", "--out", "m.pt", "--batch-groups", "x:0.2:shifting"])
+    assert moving.batch_groups == ("x", 0.2, "shifting")
     with pytest.raises(SystemExit):
         parser.parse_args(["d.h5", "--out", "m.pt", "--batch-groups", "x"])

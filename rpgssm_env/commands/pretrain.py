@@ -40,16 +40,16 @@ def _augment(text: str) -> dict[str, float]:
 
 
 def _batch_groups(text: str) -> tuple[str, float] | tuple[str, float, str]:
-    """``"x:0.2"`` -> ``("x", 0.2)``; ``"x:0.2:fixed"`` -> ``("x", 0.2, "fixed")``."""
+    """``"x:0.2"`` -> ``("x", 0.2)``; ``"x:0.2:shifting"`` -> ``("x", 0.2, "shifting")``."""
     parts = text.split(":")
     try:
         if len(parts) == 2:
             return parts[0], float(parts[1])
-        if len(parts) == 3 and parts[2] == "fixed":
-            return parts[0], float(parts[1]), "fixed"
+        if len(parts) == 3 and parts[2] in ("fixed", "shifting"):
+            return parts[0], float(parts[1]), parts[2]
     except ValueError:
         pass
-    raise argparse.ArgumentTypeError(f"expected STATE:BIN_WIDTH[:fixed], got {text!r}")
+    raise argparse.ArgumentTypeError(f"expected STATE:BIN_WIDTH[:shifting], got {text!r}")
 
 
 def _val(text: str) -> float | str:
@@ -129,9 +129,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="k non-overlapping windows of each of B/k episodes per batch (default 1)",
     )  # fmt: skip
     t.add_argument(
-        "--batch-groups", type=_batch_groups, default=None, metavar="STATE:BIN_WIDTH[:fixed]",
-        help="a batch holds episodes whose start value of STATE falls in one bin (edges shift "
-        "every epoch; ':fixed' keeps them), e.g. x:0.2",
+        "--batch-groups", type=_batch_groups, default=None, metavar="STATE:BIN_WIDTH[:shifting]",
+        help="a batch holds episodes whose start value of STATE falls in one bin, e.g. x:0.2 "
+        "(':shifting': the bin edges move every epoch)",
     )  # fmt: skip
     t.add_argument("--lr", type=float, default=None)
     t.add_argument("--lr-prior", type=float, default=None)

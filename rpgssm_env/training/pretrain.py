@@ -163,16 +163,16 @@ def state_targets(
 def _batch_groups(
     source: EpisodeSource, spec: Sequence[Any] | None
 ) -> np.ndarray | ShiftingBins | None:
-    """The ``batch_groups`` setting ``(state, bin_width[, "fixed"])`` as episode groups of
-    ``source``: bins whose edges shift every epoch, or fixed bins."""
+    """The ``batch_groups`` setting ``(state, bin_width[, "shifting"])`` as episode groups of
+    ``source``: fixed bins, or bins whose edges shift every epoch."""
     if spec is None:
         return None
     if len(spec) not in (2, 3) or (len(spec) == 3 and spec[2] not in ("fixed", "shifting")):
-        raise ValueError(f"batch_groups must be (state, bin_width[, 'fixed']), got {spec!r}")
+        raise ValueError(f"batch_groups must be (state, bin_width[, 'shifting']), got {spec!r}")
     state, width = spec[0], float(spec[1])
-    if len(spec) == 3 and spec[2] == "fixed":
-        return start_state_groups(source, state, width)
-    return start_state_bins(source, state, width)
+    if len(spec) == 3 and spec[2] == "shifting":
+        return start_state_bins(source, state, width)
+    return start_state_groups(source, state, width)
 
 
 def _default_angles(source: EpisodeSource) -> tuple[int, ...]:
