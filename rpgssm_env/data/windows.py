@@ -304,7 +304,7 @@ def start_values(source: EpisodeSource, state: str | int) -> np.ndarray:
         index = int(state)
         if not 0 <= index < spec.state_dim:
             raise ValueError(f"state index {index} out of range for {spec.state_dim} variables")
-    return np.array([source.read(i, 0, 2).states[0, index] for i in range(len(source))], float)
+    return np.array([source.read(i, 0, 1).states[0, index] for i in range(len(source))], float)
 
 
 def start_state_groups(source: EpisodeSource, state: str | int, bin_width: float) -> np.ndarray:
