@@ -543,6 +543,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # on the track (pretrain(init=...), 730 steps at lr 3e-4) lost x on centre starts (R^2 <
     # 0). 475: MET on one seed of four (seed 3, 300k steps), missed on three; R^2 0.9 for x:
     # MISSED.
+    # 2026-12-06, seeds 4-6 (300k steps, 20 episodes on seeds 20000+, the runs' final agents):
+    # 449 (15 of 20 at 500), 487 (17), 466 (16): 475 met on 2 seeds of 7 (3 and 5). The agents
+    # of the best 5-episode evaluation (run/best): seed 5 368 (at 180k), seed 6 483 (270k).
     "cartpole_tracking": {
         **_CARTPOLE64,
         "projection_eps": 1e-3,
