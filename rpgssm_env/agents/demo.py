@@ -50,7 +50,7 @@ class DemoSettings:
     #: wall-clock cap of pretraining; the default run stops at ``pretrain_options["steps"]``
     #: (~5.8 min on the CI machine) unless the machine is slow: on 2026-12-06 it ran 20% slower
     #: (same code, A/B-timed) and the 7-minute cap ended at 2929 steps, demo 15.3 min
-    #: (normalised 0.98); 6 minutes keep the demo under 15 on such a day.
+    #: (normalised 0.98); with 6 minutes, on a day as slow: 2433 steps, demo 14.4 min, 0.94.
     pretrain_minutes: float = 6.0
     #: 3000 steps of the ``pendulum64`` preset (batch 16: ~6 min on 2 cores, about as long as
     #: 2000 steps of batch 32 took on a machine 1.5x faster): measured SAC normalised returns
