@@ -123,7 +123,7 @@ class WindowBatcher:
         self._bins = episode_groups if isinstance(episode_groups, ShiftingBins) else None
         if self._bins is not None:
             episode_groups = self._bins.draw(np.random.default_rng(0))  # one example draw
-        self._group_of = self._episode_groups(episode_groups)
+        self._group_ids, self._group_of = self._episode_groups(episode_groups)
         needed = batch_size // k
         counts = np.bincount(self._group_of[self._eligible], minlength=1)
         short = np.flatnonzero((counts > 0) & (counts < needed))
@@ -143,19 +143,19 @@ class WindowBatcher:
                 f"{len(self._lengths)}"
             )
 
-    def _episode_groups(self, groups: np.ndarray | None) -> np.ndarray:
-        """(N,) int64 group per episode (zeros without groups), checked."""
+    def _episode_groups(self, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct group ids and (N,) int64 index of each episode's group among them
+        (one group without ``groups``), checked."""
         if groups is None:
-            self._group_ids = np.zeros(1, dtype=np.int64)
-            return np.zeros(len(self._lengths), dtype=np.int64)
+            return np.zeros(1, dtype=np.int64), np.zeros(len(self._lengths), dtype=np.int64)
         arr = np.asarray(groups)
         if arr.shape != self._lengths.shape or not np.issubdtype(arr.dtype, np.integer):
             raise ValueError(
                 f"episode_groups must be {len(self._lengths)} integers (one per episode), got "
                 f"shape {arr.shape} dtype {arr.dtype}"
             )
-        self._group_ids, codes = np.unique(arr, return_inverse=True)
-        return codes.astype(np.int64).reshape(-1)
+        ids, codes = np.unique(arr, return_inverse=True)
+        return ids, codes.astype(np.int64).reshape(-1)
 
     # -- epochs ----------------------------------------------------------------------------
     def _windows(self) -> list[tuple[int, int]]:

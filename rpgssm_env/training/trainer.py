@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from rpgssm_env.data.base import EpisodeSource
-from rpgssm_env.data.windows import WindowBatcher
+from rpgssm_env.data.windows import ShiftingBins, WindowBatcher
 from rpgssm_env.model.rpgssm import RPGSSM, resolve_device
 from rpgssm_env.training.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 
@@ -94,7 +94,8 @@ class EMTrainer:
         window: frames per window (only for an episode source; default its shortest episode).
         windows_per_episode: non-overlapping windows of one episode per batch (episode source
             only; see :class:`~rpgssm_env.data.windows.WindowBatcher`).
-        episode_groups: (N,) integer group per episode: a batch holds windows of one group
+        episode_groups: (N,) integer group per episode, or
+            :class:`~rpgssm_env.data.windows.ShiftingBins`: a batch holds windows of one group
             only (episode source only; see
             :func:`~rpgssm_env.data.windows.start_state_groups`).
         grad_clip: clip the global gradient norm to this value (``None``: no clipping).
@@ -137,7 +138,7 @@ class EMTrainer:
         batch_size: int = 32,
         window: int | None = None,
         windows_per_episode: int = 1,
-        episode_groups: np.ndarray | None = None,
+        episode_groups: np.ndarray | ShiftingBins | None = None,
         grad_clip: float | None = 10.0,
         mode: str | None = None,
         beta: float | Callable[[int], float] | None = None,
